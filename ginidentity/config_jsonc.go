@@ -133,7 +133,10 @@ func (n *node) strings() ([]string, bool) {
 	case nullNode:
 		return nil, true
 	case stringNode:
-		return strings.Fields(n.text), true
+		if f := strings.Fields(n.text); len(f) > 0 {
+			return f, true
+		}
+		return nil, true
 	case arrayNode:
 		var list []string
 		for _, e := range n.elems {

@@ -72,7 +72,7 @@ func TestPositions(t *testing.T) {
 
 func TestParseJSONCSyntaxErrors(t *testing.T) {
 	tests := []struct {
-		name, in string
+		name, in   string
 		wantPrefix string // the position
 		wantText   string
 	}{

@@ -86,10 +86,10 @@ func LoadConfigFrom(name string, data []byte, env []string) (*Config, error) {
 	errs = append(errs, b.errs...)
 	cfg.sources = b.sources
 
-	// A value that could not be bound would also be reported as missing: keep the first report only.
+	// A value that could not be bound would be reported again by validation, as missing: report it once.
 	for _, err := range flattenErrors(cfg.Validate()) {
 		var ce *ConfigError
-		if errors.As(err, &ce) && b.failed[strings.ToLower(ce.Field)] {
+		if errors.As(err, &ce) && b.hasFailed(ce.Field) {
 			continue
 		}
 		errs = append(errs, err)
@@ -191,6 +191,21 @@ type binder struct {
 	errs    []error
 	failed  map[string]bool   // lower-case paths whose value had the wrong type
 	sources map[string]string // lower-case path -> where the value came from
+}
+
+// hasFailed reports whether the value at path, or a section holding it, had the wrong type.
+func (b *binder) hasFailed(path string) bool {
+	p := strings.ToLower(path)
+	for {
+		if b.failed[p] {
+			return true
+		}
+		i := strings.LastIndexByte(p, ':')
+		if i < 0 {
+			return false
+		}
+		p = p[:i]
+	}
 }
 
 func (b *binder) typeError(n *node, path, want, fix string) {

@@ -50,14 +50,14 @@ const (
 )
 
 // SetDefaults fills the settings left empty with Microsoft.Identity.Web's defaults: CallbackPath,
-// SignedOutCallbackPath, Instance (when the AzureAd section is configured), each downstream API's HttpMethod,
+// SignedOutCallbackPath, Instance (when the AzureAd section is configured without an Authority), each downstream API's HttpMethod,
 // AcceptHeader, ContentType and ProtocolScheme, and MicrosoftGraph's BaseUrl and Scopes. It also writes each
 // credential's SourceType in its canonical form ("clientsecret" and "6" become ClientSecret). The Validate
 // methods call it; like them, it must not run concurrently with other uses of the Config.
 func (c *Config) SetDefaults() {
 	a := &c.AzureAd
-	if a.IsConfigured() && a.Instance == "" {
-		a.Instance = a.InstanceURL()
+	if a.IsConfigured() && a.Instance == "" && a.Authority == "" {
+		a.Instance = DefaultInstance
 	}
 	setDefault(&a.CallbackPath, DefaultCallbackPath)
 	setDefault(&a.SignedOutCallbackPath, DefaultSignedOutCallbackPath)
