@@ -94,10 +94,10 @@ const (
 	DaemonClientID = "22223333-cccc-4444-dddd-5555eeee6666"
 	DaemonSecret   = "daemon-dev-secret"
 
-	GraphAppID       = "00000003-0000-0000-c000-000000000000"
-	GraphResource    = "https://graph.microsoft.com"
-	StorageAppID     = "e406a681-f3d4-42a8-90b6-c2b029497af1"
-	StorageResource  = "https://storage.azure.com"
+	GraphAppID              = "00000003-0000-0000-c000-000000000000"
+	GraphResource           = "https://graph.microsoft.com"
+	StorageAppID            = "e406a681-f3d4-42a8-90b6-c2b029497af1"
+	StorageResource         = "https://storage.azure.com"
 	ManagedIdentityClientID = "33334444-dddd-5555-eeee-6666ffff7777"
 )
 

@@ -18,7 +18,9 @@ type oauthError struct {
 	Claims   string // a claims challenge
 }
 
-func (e *oauthError) Error() string { return fmt.Sprintf("%s: AADSTS%d: %s", e.Code, e.AADSTS, e.Message) }
+func (e *oauthError) Error() string {
+	return fmt.Sprintf("%s: AADSTS%d: %s", e.Code, e.AADSTS, e.Message)
+}
 
 // newError builds an oauthError with status 400.
 func newError(code string, aadsts int, format string, args ...any) *oauthError {
