@@ -20,6 +20,8 @@ type state struct {
 	// claimsChallenges are the users (object ids) for whom Graph answers with a claims challenge, with the
 	// claims to demand, until a token carrying them arrives.
 	claimsChallenges map[string]string
+	// flows are sign-ins in progress on the authorize endpoint, by flow id (authorize.go).
+	flows map[string]*authorizeFlow
 }
 
 func newState() *state {
@@ -29,6 +31,7 @@ func newState() *state {
 		consents:         map[consentKey]map[string]bool{},
 		sessions:         map[string]*browserSession{},
 		claimsChallenges: map[string]string{},
+		flows:            map[string]*authorizeFlow{},
 	}
 }
 
