@@ -107,7 +107,9 @@ func (v *verifier) verify(t *testing.T, token, aud, iss string) map[string]any {
 	return claims
 }
 
-func issuerV2(e *entratest.Emulator, tenantID string) string { return e.URL() + "/" + tenantID + "/v2.0" }
+func issuerV2(e *entratest.Emulator, tenantID string) string {
+	return e.URL() + "/" + tenantID + "/v2.0"
+}
 
 func issuerV1(tenantID string) string { return "https://sts.windows.net/" + tenantID + "/" }
 
@@ -433,10 +435,22 @@ func TestTokenEndpointRefusesWhatEntraRefuses(t *testing.T) {
 		{"single-tenant app in another tenant", entratest.FabrikamTenantID, func() url.Values { return daemonCC(entratest.WebAPIAppIDURI + "/.default") }, 400, "unauthorized_client", 700016},
 		{"client_credentials on common", "common", func() url.Values { return daemonCC(entratest.WebAPIAppIDURI + "/.default") }, 400, "invalid_request", 50059},
 		{"client_credentials on organizations", "organizations", func() url.Values { return daemonCC(entratest.WebAPIAppIDURI + "/.default") }, 400, "invalid_request", 50059},
-		{"single-tenant app on common", "common", func() url.Values { f := webAppRefresh("User.Read"); f.Set("client_id", entratest.DaemonClientID); return f }, 400, "invalid_request", 50194},
-		{"wrong secret", entratest.ContosoTenantID, func() url.Values { return ccForm(entratest.DaemonClientID, "wrong", entratest.WebAPIAppIDURI+"/.default") }, 401, "invalid_client", 7000215},
-		{"another app's secret", entratest.ContosoTenantID, func() url.Values { return ccForm(entratest.DaemonClientID, entratest.WebAPISecret, entratest.WebAPIAppIDURI+"/.default") }, 401, "invalid_client", 7000215},
-		{"no credential, client_credentials", entratest.ContosoTenantID, func() url.Values { f := daemonCC(entratest.WebAPIAppIDURI + "/.default"); f.Del("client_secret"); return f }, 401, "invalid_client", 7000216},
+		{"single-tenant app on common", "common", func() url.Values {
+			f := webAppRefresh("User.Read")
+			f.Set("client_id", entratest.DaemonClientID)
+			return f
+		}, 400, "invalid_request", 50194},
+		{"wrong secret", entratest.ContosoTenantID, func() url.Values {
+			return ccForm(entratest.DaemonClientID, "wrong", entratest.WebAPIAppIDURI+"/.default")
+		}, 401, "invalid_client", 7000215},
+		{"another app's secret", entratest.ContosoTenantID, func() url.Values {
+			return ccForm(entratest.DaemonClientID, entratest.WebAPISecret, entratest.WebAPIAppIDURI+"/.default")
+		}, 401, "invalid_client", 7000215},
+		{"no credential, client_credentials", entratest.ContosoTenantID, func() url.Values {
+			f := daemonCC(entratest.WebAPIAppIDURI + "/.default")
+			f.Del("client_secret")
+			return f
+		}, 401, "invalid_client", 7000216},
 		{"no credential, refresh_token", entratest.ContosoTenantID, func() url.Values { f := webAppRefresh("User.Read"); f.Del("client_secret"); return f }, 401, "invalid_client", 7000218},
 		{"client_credentials without .default", entratest.ContosoTenantID, func() url.Values { return daemonCC(entratest.WebAPIAppIDURI + "/ToDoList.Read") }, 400, "invalid_scope", 1002012},
 		{"client_credentials for two resources", entratest.ContosoTenantID, func() url.Values {
@@ -483,7 +497,9 @@ func TestTokenEndpointRefusesWhatEntraRefuses(t *testing.T) {
 		}, 400, "invalid_grant", 500133},
 		{"on-behalf-of forged assertion", entratest.ContosoTenantID, func() url.Values { return obo(forged, "User.Read") }, 400, "invalid_grant", 50013},
 		{"on-behalf-of assertion from another issuer", entratest.ContosoTenantID, func() url.Values {
-			return obo(signed(func(c map[string]any) { c["iss"] = "https://login.microsoftonline.com/" + entratest.ContosoTenantID + "/v2.0" }), "User.Read")
+			return obo(signed(func(c map[string]any) {
+				c["iss"] = "https://login.microsoftonline.com/" + entratest.ContosoTenantID + "/v2.0"
+			}), "User.Read")
 		}, 400, "invalid_grant", 50013},
 		{"on-behalf-of with an app token", entratest.ContosoTenantID, func() url.Values { return obo(appToken, "User.Read") }, 400, "invalid_grant", 50013},
 		{"on-behalf-of malformed assertion", entratest.ContosoTenantID, func() url.Values { return obo("not-a-jwt", "User.Read") }, 400, "invalid_request", 50027},
