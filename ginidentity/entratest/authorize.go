@@ -20,9 +20,6 @@ const flowLifetime = 15 * time.Minute
 // sessionCookie is the emulator's sign-in session cookie, named after Entra's.
 const sessionCookie = "ESTSAUTH"
 
-// oidcScopes are the OpenID Connect scopes, which need no resource and no consent.
-var oidcScopes = []string{"openid", "profile", "email", "offline_access"}
-
 // authorizeRequest is an authorize request whose client and redirect URI have been checked: from here on
 // errors go back to the redirect URI.
 type authorizeRequest struct {
@@ -166,7 +163,7 @@ func (e *Emulator) parseAuthorize(r *http.Request) (req *authorizeRequest, pageE
 	}
 	clientID := q.Get("client_id")
 	if clientID == "" {
-		return nil, missingParam("client_id"), nil
+		return nil, missingParameter("client_id"), nil
 	}
 	client := e.dir.app(clientID)
 	if client == nil || (kind == tenantSpecific && !client.availableIn(tenant.ID)) {
@@ -181,7 +178,7 @@ func (e *Emulator) parseAuthorize(r *http.Request) (req *authorizeRequest, pageE
 	}
 	redirectURI := q.Get("redirect_uri")
 	if redirectURI == "" {
-		return nil, missingParam("redirect_uri"), nil
+		return nil, missingParameter("redirect_uri"), nil
 	}
 	if !uriRegistered(client.RedirectURIs, redirectURI) {
 		return nil, newError("invalid_request", 50011,
@@ -212,15 +209,11 @@ func (e *Emulator) parseAuthorize(r *http.Request) (req *authorizeRequest, pageE
 	return req, nil, nil
 }
 
-func missingParam(name string) *oauthError {
-	return newError("invalid_request", 900144, "The request body must contain the following parameter: '%s'.", name)
-}
-
 func checkResponseType(req *authorizeRequest) *oauthError {
 	types := strings.Fields(req.responseType)
 	switch {
 	case len(types) == 0:
-		return missingParam("response_type")
+		return missingParameter("response_type")
 	case len(types) == 1 && types[0] == "code":
 		return nil
 	case slices.Contains(types, "id_token"):
@@ -237,7 +230,7 @@ func checkResponseType(req *authorizeRequest) *oauthError {
 func (e *Emulator) checkScopes(req *authorizeRequest) *oauthError {
 	req.scopes = strings.Fields(req.scope)
 	if len(req.scopes) == 0 {
-		return missingParam("scope")
+		return missingParameter("scope")
 	}
 	for _, s := range req.scopes {
 		if slices.Contains(oidcScopes, strings.ToLower(s)) {
@@ -286,7 +279,7 @@ var (
 func checkPKCE(req *authorizeRequest) *oauthError {
 	if req.codeChallenge == "" {
 		if req.method != "" {
-			return missingParam("code_challenge")
+			return missingParameter("code_challenge")
 		}
 		return nil
 	}

@@ -83,7 +83,7 @@ func (e *Emulator) handleGraph(w http.ResponseWriter, r *http.Request) {
 		fail(ge)
 		return
 	}
-	if claims, ok := e.state.graphClaimsChallenge(caller.oid); ok && caller.delegated {
+	if claims, ok := e.state.claimsChallenge(caller.oid); ok && caller.delegated {
 		fail(&graphError{status: http.StatusUnauthorized, code: "InvalidAuthenticationToken",
 			message: "Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp",
 			challenge: fmt.Sprintf(`realm="", authorization_uri="%s/common/oauth2/authorize", error="insufficient_claims", claims="%s"`,
@@ -187,21 +187,6 @@ func (e *Emulator) parseSigned(raw string) (jwt.Token, error) {
 			sink.Key(jwa.RS256, &k.private.PublicKey)
 			return nil
 		})))
-}
-
-// graphClaimsChallenge returns the claims Graph demands from the user (RequireClaimsChallenge), if any.
-func (s *state) graphClaimsChallenge(userOID string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.claimsChallenges[userOID]; ok {
-		return c, true
-	}
-	for oid, c := range s.claimsChallenges {
-		if strings.EqualFold(oid, userOID) {
-			return c, true
-		}
-	}
-	return "", false
 }
 
 // graphUser serves /me (id "") and /users/{id or UPN}.
