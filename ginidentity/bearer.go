@@ -19,7 +19,6 @@ import (
 
 // Defaults of BearerOptions.
 const (
-	DefaultInstance                  = "https://login.microsoftonline.com/"
 	DefaultClockSkew                 = 5 * time.Minute
 	DefaultMaxTokenBytes             = 32 << 10
 	DefaultValidatedTokenCacheSize   = 10_000
@@ -246,6 +245,43 @@ func NewBearerAuth(opts BearerOptions) (*BearerAuth, error) {
 		v.keys.onChange = v.cache.clear
 	}
 	return &BearerAuth{validator: v, onError: opts.OnError, logger: opts.Logger}, nil
+}
+
+// BearerOptionsFromConfig maps a web API's AzureAd section to BearerOptions: Instance (or the host of
+// Authority), the tenant of TenantId or Authority, ClientId, Audience and Audiences, and
+// AllowWebApiToBeAuthorizedByACL. Adjust the result (Logger, AllowedTenants...) before NewBearerAuth, or use
+// NewBearerAuthFromConfig.
+func BearerOptionsFromConfig(cfg *Config) BearerOptions {
+	a := cfg.AzureAd
+	var audiences []string
+	if a.Audience != "" {
+		audiences = append(audiences, a.Audience)
+	}
+	for _, aud := range a.Audiences {
+		if aud != "" && !slices.Contains(audiences, aud) {
+			audiences = append(audiences, aud)
+		}
+	}
+	return BearerOptions{
+		Instance:                       a.InstanceURL(),
+		TenantID:                       a.Tenant(),
+		ClientID:                       a.ClientID,
+		Audiences:                      audiences,
+		AllowWebAPIToBeAuthorizedByACL: a.AllowWebAPIToBeAuthorizedByACL,
+	}
+}
+
+// NewBearerAuthFromConfig checks cfg as a web API's (Config.ValidateWebAPI: every problem at once, pointing
+// at the setting to fix) and builds its BearerAuth with the defaults:
+//
+//	cfg, err := ginidentity.LoadConfig("appsettings.json")
+//	...
+//	auth, err := ginidentity.NewBearerAuthFromConfig(cfg)
+func NewBearerAuthFromConfig(cfg *Config) (*BearerAuth, error) {
+	if err := cfg.ValidateWebAPI(); err != nil {
+		return nil, err
+	}
+	return NewBearerAuth(BearerOptionsFromConfig(cfg))
 }
 
 // v1IssuerTemplate is the issuer of v1.0 tokens in the cloud of the instance host.

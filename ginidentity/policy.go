@@ -29,6 +29,47 @@ func RequireScopeOrAppPermission(scopes, appPermissions []string) gin.HandlerFun
 	return requirePermission(scopes, appPermissions)
 }
 
+// RequireScopesFromConfig is RequireScopes with the scopes of AzureAd:Scopes, like Microsoft.Identity.Web's
+// RequiredScope read from configuration: the named group of its object form ("Read" in
+// {"Read": [...], "Write": [...]}), or every scope when group is "". It fails, naming the setting, when that
+// leaves no scope.
+func RequireScopesFromConfig(a AzureAdOptions, group string) (gin.HandlerFunc, error) {
+	scopes := permissionsOf(a.Scopes, group)
+	if len(scopes) == 0 {
+		return nil, &ConfigError{Field: permissionField("AzureAd:Scopes", group), Problem: "holds no scope",
+			Fix: "list the delegated permissions (scopes) this route accepts, such as [\"access_as_user\"]"}
+	}
+	return RequireScopes(scopes...), nil
+}
+
+// RequireScopeOrAppPermissionFromConfig is RequireScopeOrAppPermission with AzureAd:Scopes and
+// AzureAd:AppPermissions, like Microsoft.Identity.Web's RequiredScopeOrAppPermission: the named group of
+// each ("Read", "Write"...), or every value when group is "". It fails, naming the settings, when both are
+// empty.
+func RequireScopeOrAppPermissionFromConfig(a AzureAdOptions, group string) (gin.HandlerFunc, error) {
+	scopes, roles := permissionsOf(a.Scopes, group), permissionsOf(a.AppPermissions, group)
+	if len(scopes) == 0 && len(roles) == 0 {
+		return nil, &ConfigError{Field: permissionField("AzureAd:Scopes", group),
+			Problem: "and " + permissionField("AzureAd:AppPermissions", group) + " hold no permission",
+			Fix:     "list the scopes and app permissions (app roles) this route accepts in appsettings.json"}
+	}
+	return RequireScopeOrAppPermission(scopes, roles), nil
+}
+
+func permissionsOf(p PermissionSet, group string) []string {
+	if group == "" {
+		return nonEmpty(p.All())
+	}
+	return nonEmpty(p.Named(group))
+}
+
+func permissionField(field, group string) string {
+	if group == "" {
+		return field
+	}
+	return field + ":" + group
+}
+
 func requirePermission(scopes, roles []string) gin.HandlerFunc {
 	scopes, roles = nonEmpty(scopes), nonEmpty(roles)
 	if len(scopes) == 0 && len(roles) == 0 {
