@@ -26,6 +26,8 @@ type state struct {
 	// clientCerts are certificates registered at run time with AddClientCertificate, by client id (lower
 	// case), in addition to those of the directory.
 	clientCerts map[string][]*x509.Certificate
+	// flows are sign-ins in progress on the authorize endpoint, by flow id (authorize.go).
+	flows map[string]*authorizeFlow
 }
 
 func newState() *state {
@@ -36,6 +38,7 @@ func newState() *state {
 		sessions:         map[string]*browserSession{},
 		claimsChallenges: map[string]string{},
 		clientCerts:      map[string][]*x509.Certificate{},
+		flows:            map[string]*authorizeFlow{},
 	}
 }
 
