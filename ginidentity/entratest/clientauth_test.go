@@ -151,7 +151,9 @@ func TestCertificateClientAssertions(t *testing.T) {
 			a.headers = map[string]any{"typ": "JWT"}
 			return assertionForm(a.sign(t))
 		}, 401, "invalid_client", 700027},
-		{"certificate expired", func() url.Values { return assertionForm(expiredCert.assertion(entratest.DaemonClientID, endpoint).sign(t)) }, 401, "invalid_client", 700027},
+		{"certificate expired", func() url.Values {
+			return assertionForm(expiredCert.assertion(entratest.DaemonClientID, endpoint).sign(t))
+		}, 401, "invalid_client", 700027},
 		{"expired assertion", func() url.Values {
 			a := cert.assertion(entratest.DaemonClientID, endpoint)
 			a.claims["exp"] = time.Now().Add(-time.Minute).Unix()
