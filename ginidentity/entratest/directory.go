@@ -54,6 +54,10 @@ type App struct {
 	Certificates []string `json:"certificates,omitempty"`
 	// PublicClient apps may redeem codes without a credential.
 	PublicClient bool `json:"publicClient,omitempty"`
+	// ManagedIdentity marks the service principal of a managed identity: it gets tokens from the managed
+	// identity endpoint, never from the token endpoint. The first one in the directory is the system-assigned
+	// identity; the others are user-assigned ones, chosen by client_id or object_id.
+	ManagedIdentity bool `json:"managedIdentity,omitempty"`
 
 	RedirectURIs           []string `json:"redirectUris,omitempty"`
 	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris,omitempty"`
@@ -151,7 +155,7 @@ func DefaultDirectory() *Directory {
 			},
 			{
 				ClientID: ManagedIdentityClientID, DisplayName: "sample-managed-identity", TenantID: ContosoTenantID,
-				ObjectID: "5e7a0000-0000-4000-8000-00000000a004",
+				ObjectID: "5e7a0000-0000-4000-8000-00000000a004", ManagedIdentity: true,
 				GrantedRoles: map[string][]string{
 					WebAPIClientID: {"ToDoList.Read.All"},
 					GraphResource:  {"User.Read.All"},
@@ -279,6 +283,11 @@ func (a *App) tokenVersion() int {
 // hasScope reports whether the resource exposes the delegated scope (case-insensitive, as Entra).
 func (a *App) hasScope(scope string) bool {
 	return slices.ContainsFunc(a.Scopes, func(s string) bool { return strings.EqualFold(s, scope) })
+}
+
+// hasAppRole reports whether the resource exposes the app role (case-insensitive, as Entra).
+func (a *App) hasAppRole(role string) bool {
+	return slices.ContainsFunc(a.AppRoles, func(r string) bool { return strings.EqualFold(r, role) })
 }
 
 // canonicalScope returns the scope as the resource declares it.

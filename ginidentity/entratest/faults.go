@@ -1,6 +1,7 @@
 package entratest
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -127,4 +128,33 @@ func redactQuery(p string) string {
 		return p[:i]
 	}
 	return p
+}
+
+// RevokeRefreshTokens revokes every refresh token of the user (a user principal name or object id) and ends
+// the user's browser sessions, as revoking a user's sign-in sessions does in Entra: redeeming one of those
+// refresh tokens then fails with AADSTS50173, and the next sign-in asks for the password again.
+func (e *Emulator) RevokeRefreshTokens(user string) error {
+	u := e.dir.user(user)
+	if u == nil {
+		return fmt.Errorf("entratest: RevokeRefreshTokens: no user %q in the directory", user)
+	}
+	e.state.revokeRefresh(u.ObjectID)
+	e.state.endUserSessions(u.ObjectID)
+	return nil
+}
+
+// RequireClaimsChallenge makes Microsoft Graph answer the user's (a user principal name or object id)
+// requests with a claims challenge, as continuous access evaluation does after a critical event: a 401 with
+// error="insufficient_claims" and the claims, base64-encoded. It returns the claims JSON, demanding a token
+// issued from now on ({"access_token":{"nbf":{"essential":true,"value":"<unix time>"}}}). A token request
+// whose claims parameter carries them (as MSAL sends them, merged with the client's capabilities) satisfies
+// the challenge, and Graph accepts the user's tokens again.
+func (e *Emulator) RequireClaimsChallenge(user string) (string, error) {
+	u := e.dir.user(user)
+	if u == nil {
+		return "", fmt.Errorf("entratest: RequireClaimsChallenge: no user %q in the directory", user)
+	}
+	claims := fmt.Sprintf(`{"access_token":{"nbf":{"essential":true,"value":"%d"}}}`, e.now().Unix())
+	e.state.requireClaims(u.ObjectID, claims)
+	return claims, nil
 }

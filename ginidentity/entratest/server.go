@@ -1,7 +1,6 @@
 package entratest
 
 import (
-	"context"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -35,6 +34,11 @@ type Emulator struct {
 	state  *state
 	faults *faults
 
+	// identityHeader is the secret the managed identity endpoint expects in X-IDENTITY-HEADER.
+	identityHeader string
+	// appTokens reuses a client-credentials token within the second it was signed (see token.go).
+	appTokens appTokenCache
+
 	closeOnce sync.Once
 }
 
@@ -49,6 +53,8 @@ type config struct {
 	caKey      *rsa.PrivateKey
 	caDER      []byte
 	signingKey *rsa.PrivateKey
+	// identityHeader is the managed identity endpoint's secret ("" = a random one).
+	identityHeader string
 }
 
 // WithAddr sets the listening address (default 127.0.0.1:0, a free loopback port).
@@ -91,6 +97,18 @@ func WithSigningKey(key *rsa.PrivateKey) Option {
 	return func(c *config) error { c.signingKey = key; return nil }
 }
 
+// WithIdentityHeader sets the secret the managed identity endpoint expects in its X-IDENTITY-HEADER request
+// header, the value of IDENTITY_HEADER for clients (default: a random one, see IdentityHeader).
+func WithIdentityHeader(h string) Option {
+	return func(c *config) error {
+		if h == "" {
+			return errors.New("entratest: WithIdentityHeader(\"\"): pass a non-empty secret, or leave the option out for a random one")
+		}
+		c.identityHeader = h
+		return nil
+	}
+}
+
 // New creates an emulator and starts serving on its address. Close stops it.
 func New(opts ...Option) (*Emulator, error) {
 	cfg := config{addr: "127.0.0.1:0", now: time.Now}
@@ -104,6 +122,9 @@ func New(opts ...Option) (*Emulator, error) {
 	}
 	if cfg.logger == nil {
 		cfg.logger = log.New(io.Discard, "", 0)
+	}
+	if cfg.identityHeader == "" {
+		cfg.identityHeader = randomToken(24)
 	}
 	ca, err := newAuthority(cfg.caKey, cfg.caDER)
 	if err != nil {
@@ -122,6 +143,7 @@ func New(opts ...Option) (*Emulator, error) {
 		addr:            cfg.addr,
 		state:           newState(),
 		faults:          newFaults(cfg.now),
+		identityHeader:  cfg.identityHeader,
 	}
 	e.keys.current = key
 
@@ -161,13 +183,10 @@ func Start(t testing.TB, opts ...Option) *Emulator {
 	return e
 }
 
-// Close stops the emulator. It is safe to call more than once.
+// Close stops the emulator at once, closing its connections (a graceful shutdown would wait a second for
+// every HTTP/2 client). It is safe to call more than once.
 func (e *Emulator) Close() {
-	e.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = e.srv.Shutdown(ctx)
-	})
+	e.closeOnce.Do(func() { _ = e.srv.Close() })
 }
 
 // URL is the emulator's base URL, https://127.0.0.1:PORT.

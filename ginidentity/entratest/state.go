@@ -2,7 +2,10 @@ package entratest
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +23,11 @@ type state struct {
 	// claimsChallenges are the users (object ids) for whom Graph answers with a claims challenge, with the
 	// claims to demand, until a token carrying them arrives.
 	claimsChallenges map[string]string
+	// clientCerts are certificates registered at run time with AddClientCertificate, by client id (lower
+	// case), in addition to those of the directory.
+	clientCerts map[string][]*x509.Certificate
+	// flows are sign-ins in progress on the authorize endpoint, by flow id (authorize.go).
+	flows map[string]*authorizeFlow
 }
 
 func newState() *state {
@@ -29,6 +37,8 @@ func newState() *state {
 		consents:         map[consentKey]map[string]bool{},
 		sessions:         map[string]*browserSession{},
 		claimsChallenges: map[string]string{},
+		clientCerts:      map[string][]*x509.Certificate{},
+		flows:            map[string]*authorizeFlow{},
 	}
 }
 
@@ -183,4 +193,79 @@ func (s *state) endSession(id string) {
 	s.mu.Lock()
 	delete(s.sessions, id)
 	s.mu.Unlock()
+}
+
+// endUserSessions ends every browser session of the user, as revoking a user's sessions does in Entra.
+func (s *state) endUserSessions(userOID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, sess := range s.sessions {
+		if strings.EqualFold(sess.userOID, userOID) {
+			delete(s.sessions, id)
+		}
+	}
+}
+
+// requireClaims makes Graph demand the claims (a JSON object) from the user's tokens until a token request
+// carrying them arrives.
+func (s *state) requireClaims(userOID, claims string) {
+	s.mu.Lock()
+	s.claimsChallenges[strings.ToLower(userOID)] = claims
+	s.mu.Unlock()
+}
+
+// claimsChallenge returns the claims Graph demands from the user's tokens, if any.
+func (s *state) claimsChallenge(userOID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.claimsChallenges[strings.ToLower(userOID)]
+	return c, ok
+}
+
+// satisfyClaims clears the user's pending claims challenge when the claims of a token request (a JSON
+// object, as MSAL sends them merged with the client capabilities) carry every access_token claim the
+// challenge demands, with the same value. It reports whether a challenge was cleared.
+func (s *state) satisfyClaims(userOID, requested string) bool {
+	if requested == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := strings.ToLower(userOID)
+	pending, ok := s.claimsChallenges[key]
+	if !ok || !claimsCover(requested, pending) {
+		return false
+	}
+	delete(s.claimsChallenges, key)
+	return true
+}
+
+// claimsCover reports whether the requested claims carry every access_token claim of the demanded ones with
+// the same value.
+func claimsCover(requested, demanded string) bool {
+	var req, dem map[string]map[string]map[string]any
+	if json.Unmarshal([]byte(requested), &req) != nil || json.Unmarshal([]byte(demanded), &dem) != nil {
+		return false
+	}
+	for name, want := range dem["access_token"] {
+		got, ok := req["access_token"][name]
+		if !ok || fmt.Sprint(got["value"]) != fmt.Sprint(want["value"]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *state) addClientCert(clientID string, cert *x509.Certificate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := strings.ToLower(clientID)
+	s.clientCerts[k] = append(s.clientCerts[k], cert)
+}
+
+// registeredCerts returns the certificates registered at run time for the client.
+func (s *state) registeredCerts(clientID string) []*x509.Certificate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.clientCerts[strings.ToLower(clientID)])
 }
