@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -240,7 +241,7 @@ func parseJSONC(name string, data []byte) (*node, []error) {
 		if se.Error() == "unexpected end of JSON input" {
 			return nil, syntaxError(len(data), "invalid JSON: the file ends early: a value, a closing } or ], or a closing \" is missing")
 		}
-		msg := "invalid JSON: " + se.Error()
+		msg := "invalid JSON: " + hideValueCharacter(se.Error())
 		if strings.Contains(msg, "after object key:value pair") || strings.Contains(msg, "after array element") {
 			msg += " (is a comma missing before it?)"
 		}
@@ -258,6 +259,20 @@ func parseJSONC(name string, data []byte) (*node, []error) {
 		return nil, syntaxError(int(p.dec.InputOffset()), "invalid JSON: "+err.Error())
 	}
 	return root, p.errs
+}
+
+// quotedCharacter finds the character encoding/json quotes in a syntax error.
+var quotedCharacter = regexp.MustCompile(`character '(.+?)' `)
+
+// hideValueCharacter keeps the character a syntax error quotes only when it is JSON punctuation: any other may
+// be part of a secret (an unescaped quote or backslash in a ClientSecret), and the position says where it is.
+func hideValueCharacter(msg string) string {
+	return quotedCharacter.ReplaceAllStringFunc(msg, func(m string) string {
+		if c := quotedCharacter.FindStringSubmatch(m)[1]; len(c) == 1 && strings.Contains(`{}[]:,"`, c) {
+			return m
+		}
+		return "character "
+	})
 }
 
 // treeParser builds the tree from a stripped file that encoding/json has already accepted.

@@ -79,8 +79,10 @@ func TestParseJSONCSyntaxErrors(t *testing.T) {
 		{"missing comma between members", "{\n  \"a\": 1 // c\n  \"b\": 2\n}", "appsettings.json:3:3: ", "is a comma missing before it?"},
 		{"missing comma between elements", "{\"a\": [\n  \"x\"\n  \"y\"]}", "appsettings.json:3:3: ", "is a comma missing before it?"},
 		{"missing value", "{\n  \"a\": ,\n}", "appsettings.json:2:8: ", "invalid character ','"},
-		{"bad literal", "{\"a\": tru}", "appsettings.json:1:10: ", "in literal true"},
-		{"single quotes", "{'a': 1}", "appsettings.json:1:2: ", "invalid character '\\''"},
+		{"bad literal", "{\"a\": tru}", "appsettings.json:1:10: ", "invalid character '}' in literal true"},
+		{"single quotes", "{'a': 1}", "appsettings.json:1:2: ", "invalid character looking for beginning of object key string"},
+		{"a quote inside a secret hides the next character", "{\"ClientSecret\": \"ab\"Zd\"}", "appsettings.json:1:22: ", "invalid character after object key:value pair"},
+		{"a bad escape inside a secret hides the character", "{\"ClientSecret\": \"ab\\Zd\"}", "appsettings.json:1:22: ", "invalid character in string escape code"},
 		{"unquoted key", "{\n\tClientId: \"x\"}", "appsettings.json:2:2: ", "looking for beginning of object key"},
 		{"file ends early", "{\n  \"AzureAd\": {\n    \"ClientId\": \"x\"\n", "appsettings.json:4:1: ", "the file ends early"},
 		{"unterminated comment", "{\n  \"a\": 1 /* oops\n}", "appsettings.json:2:10: ", "comment is not closed"},
@@ -88,7 +90,7 @@ func TestParseJSONCSyntaxErrors(t *testing.T) {
 		{"text after the object", "{} x", "appsettings.json:1:4: ", "after top-level value"},
 		{"not an object", "  [1, 2]", "appsettings.json:1:3: ", "must hold one JSON object"},
 		{"a string", `"AzureAd"`, "appsettings.json:1:1: ", "must hold one JSON object"},
-		{"position after a multi-byte character", "{\"é\": x}", "appsettings.json:1:7: ", "invalid character 'x'"},
+		{"position after a multi-byte character", "{\"é\": x}", "appsettings.json:1:7: ", "invalid character looking for beginning of value"},
 		{"position after a byte order mark", "\xEF\xBB\xBF{,}", "appsettings.json:1:2: ", "invalid character ','"},
 	}
 	for _, tt := range tests {

@@ -51,18 +51,20 @@ func readConfigFile(path string) ([]byte, error) {
 			Fix: `check the path, or load with path "" to read the environment only`, Err: err}
 	}
 	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fail("no such file", err)
-		}
-		return nil, fail("cannot be read: "+errors.Unwrap(err).Error(), err)
+	var data []byte
+	if err == nil {
+		defer f.Close()
+		data, err = io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
-	if err != nil {
+	var pathErr *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fail("no such file", err)
+	case errors.As(err, &pathErr):
+		return nil, fail("cannot be read: "+pathErr.Err.Error(), err)
+	case err != nil:
 		return nil, fail("cannot be read: "+err.Error(), err)
-	}
-	if len(data) > maxConfigFileSize {
+	case len(data) > maxConfigFileSize:
 		return nil, fail(fmt.Sprintf("is larger than %d MiB, which no appsettings.json is", maxConfigFileSize>>20), nil)
 	}
 	return data, nil

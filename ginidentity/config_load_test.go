@@ -367,9 +367,7 @@ func TestLoadFileErrors(t *testing.T) {
 	equal(t, "missing file", errorMessages(t, err), []string{missing + `: no such file: check the path, or load with path "" to read the environment only`})
 
 	_, err = loadConfig(dir, nil)
-	if msgs := errorMessages(t, err); len(msgs) != 1 || !strings.HasPrefix(msgs[0], dir+": cannot be read: ") {
-		t.Errorf("a directory: %q", msgs)
-	}
+	equal(t, "a directory", errorMessages(t, err), []string{dir + `: cannot be read: is a directory: check the path, or load with path "" to read the environment only`})
 
 	big := filepath.Join(dir, "big.json")
 	if err := os.WriteFile(big, []byte(`{"a": "`+strings.Repeat("x", maxConfigFileSize)+`"}`), 0o600); err != nil {

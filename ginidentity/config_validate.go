@@ -50,10 +50,11 @@ const (
 )
 
 // SetDefaults fills the settings left empty with Microsoft.Identity.Web's defaults: CallbackPath,
-// SignedOutCallbackPath, Instance (when the AzureAd section is configured without an Authority), each downstream API's HttpMethod,
-// AcceptHeader, ContentType and ProtocolScheme, and MicrosoftGraph's BaseUrl and Scopes. It also writes each
-// credential's SourceType in its canonical form ("clientsecret" and "6" become ClientSecret). The Validate
-// methods call it; like them, it must not run concurrently with other uses of the Config.
+// SignedOutCallbackPath, Instance (when the AzureAd section is configured without an Authority), each
+// downstream API's HttpMethod, AcceptHeader, ContentType and ProtocolScheme, and MicrosoftGraph's BaseUrl and
+// Scopes. It also writes each SourceType and HttpMethod in its canonical form ("clientsecret" and "6" become
+// ClientSecret, "Get" becomes GET). The Validate methods call it; like them, it must not run concurrently with
+// other uses of the Config.
 func (c *Config) SetDefaults() {
 	a := &c.AzureAd
 	if a.IsConfigured() && a.Instance == "" && a.Authority == "" {
@@ -376,7 +377,9 @@ func (v *validator) credential(path string, cd CredentialDescription) {
 		}
 	case SourceKeyVault, SourceSignedAssertionFromVault:
 		need("KeyVaultUrl", cd.KeyVaultURL)
-		need("KeyVaultCertificateName", cd.KeyVaultCertificateName)
+		if src == SourceKeyVault { // a vault-signed assertion may leave the key's name to the vault
+			need("KeyVaultCertificateName", cd.KeyVaultCertificateName)
+		}
 		if cd.KeyVaultURL != "" {
 			v.serviceURL(path+":KeyVaultUrl", cd.KeyVaultURL)
 		}

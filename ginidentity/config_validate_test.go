@@ -124,6 +124,8 @@ func TestValidate(t *testing.T) {
 			`AzureAd:ClientCredentials:0:KeyVaultCertificateName is required when SourceType is KeyVault: set it in appsettings.json or AzureAd__ClientCredentials__0__KeyVaultCertificateName`}},
 		{"KeyVaultUrl over http", cred(CredentialDescription{SourceType: SourceKeyVault, KeyVaultURL: "http://kv.vault.azure.net", KeyVaultCertificateName: "c"}), []string{
 			`AzureAd:ClientCredentials:0:KeyVaultUrl must use https: a token sent over http can be stolen: write https://kv.vault.azure.net (http is allowed for localhost only)`}},
+		{"assertion from a vault needs the vault", cred(CredentialDescription{SourceType: SourceSignedAssertionFromVault}), []string{
+			`AzureAd:ClientCredentials:0:KeyVaultUrl is required when SourceType is SignedAssertionFromVault: set it in appsettings.json or AzureAd__ClientCredentials__0__KeyVaultUrl`}},
 		{"store with thumbprint fields missing", cred(CredentialDescription{SourceType: SourceStoreWithThumbprint}), []string{
 			`AzureAd:ClientCredentials:0:CertificateStorePath is required when SourceType is StoreWithThumbprint: set it in appsettings.json or AzureAd__ClientCredentials__0__CertificateStorePath`,
 			`AzureAd:ClientCredentials:0:CertificateThumbprint is required when SourceType is StoreWithThumbprint: set it in appsettings.json or AzureAd__ClientCredentials__0__CertificateThumbprint`}},
