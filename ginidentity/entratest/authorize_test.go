@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,15 +13,13 @@ import (
 	"golang.org/x/net/html"
 )
 
-const webAppRedirect = "http://localhost:5000/signin-oidc"
-
 // authorizeURL is the authorize endpoint of the tenant with the sample web app's usual parameters, changed
 // by overrides (an empty value removes a parameter).
 func authorizeURL(e *entratest.Emulator, tenant string, overrides map[string]string) string {
 	q := url.Values{
 		"client_id":     {entratest.WebAppClientID},
 		"response_type": {"code"},
-		"redirect_uri":  {webAppRedirect},
+		"redirect_uri":  {redirectURI},
 		"scope":         {"openid profile offline_access User.Read"},
 		"state":         {"state-123"},
 		"nonce":         {"nonce-456"},
@@ -118,7 +116,7 @@ func TestAuthorizeSignInIssuesCode(t *testing.T) {
 	}
 
 	p = b.signInForm(p, entratest.Alice, entratest.UserPassword)
-	got := p.response(webAppRedirect)
+	got := p.response(redirectURI)
 	if got.Get("code") == "" || got.Get("state") != "state-123" || got.Get("session_state") == "" || got.Has("error") {
 		t.Fatalf("response %v, want code, state and session_state", got)
 	}
@@ -148,7 +146,7 @@ func TestAuthorizeErrorsShownOnTheEmulatorsPage(t *testing.T) {
 	d := entratest.DefaultDirectory()
 	single := entratest.App{ClientID: "44445555-eeee-6666-ffff-7777aaaa8888", DisplayName: "single-tenant",
 		TenantID: entratest.ContosoTenantID, ObjectID: "5e7a0000-0000-4000-8000-00000000a0a5",
-		RedirectURIs: []string{webAppRedirect}}
+		RedirectURIs: []string{redirectURI}}
 	d.Apps = append(d.Apps, single)
 	e := entratest.Start(t, entratest.WithDirectory(d))
 
@@ -170,7 +168,9 @@ func TestAuthorizeErrorsShownOnTheEmulatorsPage(t *testing.T) {
 		{"another path", entratest.ContosoTenantID, map[string]string{"redirect_uri": "http://localhost:5000/signin-oidc/x"}, "50011"},
 		{"path case differs", entratest.ContosoTenantID, map[string]string{"redirect_uri": "http://localhost:5000/Signin-Oidc"}, "50011"},
 		{"https instead of http", entratest.ContosoTenantID, map[string]string{"redirect_uri": "https://localhost:5000/signin-oidc"}, "50011"},
-		{"extra query", entratest.ContosoTenantID, map[string]string{"redirect_uri": webAppRedirect + "?next=/admin"}, "50011"},
+		{"extra query", entratest.ContosoTenantID, map[string]string{"redirect_uri": redirectURI + "?next=/admin"}, "50011"},
+		{"userinfo", entratest.ContosoTenantID, map[string]string{"redirect_uri": "http://evil@localhost:5000/signin-oidc"}, "50011"},
+		{"fragment", entratest.ContosoTenantID, map[string]string{"redirect_uri": redirectURI + "#x"}, "50011"},
 		{"app without redirect URIs", entratest.ContosoTenantID, map[string]string{"client_id": entratest.DaemonClientID}, "50011"},
 		// Bad parameters of a request whose redirect URI cannot be trusted stay on the page too.
 		{"bad response_type and bad redirect_uri", entratest.ContosoTenantID, map[string]string{"response_type": "token", "redirect_uri": "https://evil.example/"}, "50011"},
@@ -219,7 +219,7 @@ func TestAuthorizeErrorsSentToTheRedirectURI(t *testing.T) {
 			if tc.wantNoStateSet {
 				state = ""
 			}
-			wantError(t, p.response(webAppRedirect), tc.error, tc.aadsts, state)
+			wantError(t, p.response(redirectURI), tc.error, tc.aadsts, state)
 		})
 	}
 }
@@ -288,23 +288,35 @@ func TestAuthorizeSignInFormRefusals(t *testing.T) {
 			if tc.tenant == entratest.FabrikamDomain {
 				right = entratest.Carol
 			}
-			if got := b.signInForm(p, right, entratest.UserPassword).response(webAppRedirect); got.Get("code") == "" || got.Get("state") != "state-123" {
+			if got := b.signInForm(p, right, entratest.UserPassword).response(redirectURI); got.Get("code") == "" || got.Get("state") != "state-123" {
 				t.Fatalf("after a retry: %v", got)
 			}
 		})
 	}
 }
 
+func TestAuthorizeRefusesEmptyPasswords(t *testing.T) {
+	t.Parallel()
+	d := entratest.DefaultDirectory()
+	d.Users = append(d.Users, entratest.User{ObjectID: "d0d00000-0000-4000-8000-00000000d0d0", TenantID: entratest.ContosoTenantID,
+		UserPrincipalName: "nopassword@contoso.onmicrosoft.com", DisplayName: "No Password"})
+	e := entratest.Start(t, entratest.WithDirectory(d))
+	b := newBrowser(t, e)
+	p := b.signInForm(b.get(authorizeURL(e, entratest.ContosoTenantID, nil)), "nopassword@contoso.onmicrosoft.com", "")
+	if got := p.text("error"); !strings.HasPrefix(got, "AADSTS50126: ") {
+		t.Fatalf("a user without a password signed in with an empty one: #error %q, status %d", got, p.status)
+	}
+}
+
 func TestAuthorizeFlowsAreSingleUseAndExpire(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	now := time.Now()
-	e := entratest.Start(t, entratest.WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now }))
+	clk := newClock()
+	e := entratest.Start(t, entratest.WithClock(clk.Now))
 	b := newBrowser(t, e)
 
 	t.Run("a completed flow cannot be replayed", func(t *testing.T) {
 		f := b.get(authorizeURL(e, entratest.ContosoTenantID, nil)).form("signin")
-		b.submit(f, "submit", map[string]string{"username": entratest.Alice, "password": entratest.UserPassword}).response(webAppRedirect)
+		b.submit(f, "submit", map[string]string{"username": entratest.Alice, "password": entratest.UserPassword}).response(redirectURI)
 		wantErrorPage(t, b.submit(f, "submit", map[string]string{"username": entratest.Alice, "password": entratest.UserPassword}), "50089")
 	})
 	t.Run("an unknown flow", func(t *testing.T) {
@@ -313,9 +325,7 @@ func TestAuthorizeFlowsAreSingleUseAndExpire(t *testing.T) {
 	})
 	t.Run("an expired flow", func(t *testing.T) {
 		f := newBrowser(t, e).get(authorizeURL(e, entratest.ContosoTenantID, nil)).form("signin")
-		mu.Lock()
-		now = now.Add(16 * time.Minute)
-		mu.Unlock()
+		clk.Advance(16 * time.Minute)
 		wantErrorPage(t, b.submit(f, "submit", map[string]string{"username": entratest.Alice, "password": entratest.UserPassword}), "50089")
 	})
 }
@@ -324,11 +334,11 @@ func TestAuthorizeSingleSignOn(t *testing.T) {
 	t.Parallel()
 	e := entratest.Start(t)
 	b := newBrowser(t, e)
-	first := b.signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, webAppRedirect)
+	first := b.signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, redirectURI)
 
 	t.Run("a second sign-in skips the form", func(t *testing.T) {
 		p := b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"state": "second"}))
-		got := p.response(webAppRedirect)
+		got := p.response(redirectURI)
 		if got.Get("code") == "" || got.Get("code") == first.Get("code") || got.Get("state") != "second" {
 			t.Fatalf("second sign-in: %v", got)
 		}
@@ -337,7 +347,7 @@ func TestAuthorizeSingleSignOn(t *testing.T) {
 		}
 	})
 	t.Run("through common", func(t *testing.T) {
-		if got := b.get(authorizeURL(e, "common", nil)).response(webAppRedirect); got.Get("code") == "" {
+		if got := b.get(authorizeURL(e, "common", nil)).response(redirectURI); got.Get("code") == "" {
 			t.Fatalf("common: %v", got)
 		}
 	})
@@ -355,7 +365,7 @@ func TestAuthorizeSingleSignOn(t *testing.T) {
 		}
 	})
 	t.Run("login_hint naming the signed-in user", func(t *testing.T) {
-		if got := b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"login_hint": strings.ToUpper(entratest.Alice)})).response(webAppRedirect); got.Get("code") == "" {
+		if got := b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"login_hint": strings.ToUpper(entratest.Alice)})).response(redirectURI); got.Get("code") == "" {
 			t.Fatalf("%v", got)
 		}
 	})
@@ -364,7 +374,7 @@ func TestAuthorizeSingleSignOn(t *testing.T) {
 	})
 	t.Run("signing in as someone else replaces the session", func(t *testing.T) {
 		p := b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"prompt": "login"}))
-		b.signInForm(p, entratest.Bob, entratest.UserPassword).response(webAppRedirect)
+		b.signInForm(p, entratest.Bob, entratest.UserPassword).response(redirectURI)
 		p = b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"prompt": "select_account"}))
 		if got := p.text("use-account"); !strings.Contains(got, entratest.Bob) {
 			t.Fatalf("account picker shows %q, want bob", got)
@@ -385,11 +395,11 @@ func TestAuthorizePromptNone(t *testing.T) {
 		if p.status != http.StatusFound {
 			t.Fatalf("prompt=none showed a page (status %d):\n%s", p.status, p.body)
 		}
-		return p.response(webAppRedirect)
+		return p.response(redirectURI)
 	}
 
 	wantError(t, silent(nil), "login_required", "50058", "state-123")
-	b.signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, webAppRedirect)
+	b.signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, redirectURI)
 	if got := silent(nil); got.Get("code") == "" {
 		t.Fatalf("prompt=none with a session: %v", got)
 	}
@@ -404,17 +414,23 @@ func TestAuthorizePromptSelectAccount(t *testing.T) {
 	selectAccount := authorizeURL(e, entratest.ContosoTenantID, map[string]string{"prompt": "select_account"})
 
 	b.get(selectAccount).form("signin") // no session: the form
-	b.signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, webAppRedirect)
+	b.signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, redirectURI)
 
 	p := b.get(selectAccount)
 	if got := p.text("use-account"); !strings.Contains(got, entratest.Alice) {
 		t.Fatalf("account picker shows %q", got)
 	}
-	if got := b.submit(p.form("pick"), "use-account", nil).response(webAppRedirect); got.Get("code") == "" {
+	if got := b.submit(p.form("pick"), "use-account", nil).response(redirectURI); got.Get("code") == "" {
 		t.Fatalf("picking the account: %v", got)
 	}
+	// The session ended elsewhere (sign-out in another tab) between the picker and the click: the form.
+	picker := b.get(selectAccount).form("pick")
+	b.get(e.Authority(entratest.ContosoTenantID) + "/oauth2/v2.0/logout")
+	b.submit(picker, "use-account", nil).form("signin")
+
+	b.signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, redirectURI)
 	p = b.submit(b.get(selectAccount).form("pick"), "other-account", nil)
-	if got := b.signInForm(p, entratest.Bob, entratest.UserPassword).response(webAppRedirect); got.Get("code") == "" {
+	if got := b.signInForm(p, entratest.Bob, entratest.UserPassword).response(redirectURI); got.Get("code") == "" {
 		t.Fatalf("another account: %v", got)
 	}
 }
@@ -435,7 +451,7 @@ func TestAuthorizeConsent(t *testing.T) {
 			t.Fatalf("consent page has no #%s", id)
 		}
 	}
-	got := b.submit(p.form("consent"), "cancel", nil).response(webAppRedirect)
+	got := b.submit(p.form("consent"), "cancel", nil).response(redirectURI)
 	wantError(t, got, "access_denied", "65004", "state-123")
 	if got.Get("error_subcode") != "cancel" {
 		t.Errorf("error_subcode = %q, want cancel", got.Get("error_subcode"))
@@ -443,10 +459,10 @@ func TestAuthorizeConsent(t *testing.T) {
 
 	// Declining recorded nothing: the next request asks again (SSO skips the form); Accept records it.
 	p = b.get(mail)
-	if got := b.submit(p.form("consent"), "accept", nil).response(webAppRedirect); got.Get("code") == "" {
+	if got := b.submit(p.form("consent"), "accept", nil).response(redirectURI); got.Get("code") == "" {
 		t.Fatalf("after Accept: %v", got)
 	}
-	if got := b.get(mail).response(webAppRedirect); got.Get("code") == "" {
+	if got := b.get(mail).response(redirectURI); got.Get("code") == "" {
 		t.Fatalf("consented scope asked again: %v", got)
 	}
 	// prompt=consent shows the page even when everything is consented.
@@ -457,7 +473,7 @@ func TestAuthorizeConsent(t *testing.T) {
 	// The web API's ToDoList.ReadWrite needs consent too; ToDoList.Read and /.default do not.
 	b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"scope": "openid " + entratest.WebAPIAppIDURI + "/ToDoList.ReadWrite"})).form("consent")
 	for _, scope := range []string{entratest.WebAPIAppIDURI + "/ToDoList.Read", entratest.WebAPIClientID + "/ToDoList.Read", entratest.WebAPIAppIDURI + "/.default", "https://graph.microsoft.com/User.Read"} {
-		if got := b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"scope": "openid " + scope})).response(webAppRedirect); got.Get("code") == "" {
+		if got := b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"scope": "openid " + scope})).response(redirectURI); got.Get("code") == "" {
 			t.Fatalf("%s: %v", scope, got)
 		}
 	}
@@ -488,7 +504,7 @@ func TestAuthorizeResponseModes(t *testing.T) {
 			t.Fatalf("status %d", p.status)
 		}
 		f := p.form("response")
-		if f.method != http.MethodPost || f.action != webAppRedirect || f.values.Get("code") == "" || f.values.Get("state") != "state-123" {
+		if f.method != http.MethodPost || f.action != redirectURI || f.values.Get("code") == "" || f.values.Get("state") != "state-123" {
 			t.Fatalf("form_post form: %+v", f)
 		}
 		// The page submits itself with an inline script that its CSP allows by nonce.
@@ -506,14 +522,14 @@ func TestAuthorizeResponseModes(t *testing.T) {
 	})
 	t.Run("form_post error", func(t *testing.T) {
 		p := newBrowser(t, e).get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"response_mode": "form_post", "prompt": "none"}))
-		wantError(t, p.response(webAppRedirect), "login_required", "50058", "state-123")
+		wantError(t, p.response(redirectURI), "login_required", "50058", "state-123")
 	})
 	t.Run("fragment", func(t *testing.T) {
 		p := b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"response_mode": "fragment"}))
-		if loc := p.header.Get("Location"); !strings.HasPrefix(loc, webAppRedirect+"#") {
+		if loc := p.header.Get("Location"); !strings.HasPrefix(loc, redirectURI+"#") {
 			t.Fatalf("Location %q, want the fragment", loc)
 		}
-		if got := p.response(webAppRedirect); got.Get("code") == "" {
+		if got := p.response(redirectURI); got.Get("code") == "" {
 			t.Fatalf("%v", got)
 		}
 	})
@@ -538,7 +554,7 @@ func TestAuthorizeByPOST(t *testing.T) {
 	b := newBrowser(t, e)
 	u, _ := url.Parse(authorizeURL(e, entratest.ContosoTenantID, nil))
 	p := b.post(e.Authority(entratest.ContosoTenantID)+"/oauth2/v2.0/authorize", u.Query())
-	if got := b.signInForm(p, entratest.Alice, entratest.UserPassword).response(webAppRedirect); got.Get("code") == "" {
+	if got := b.signInForm(p, entratest.Alice, entratest.UserPassword).response(redirectURI); got.Get("code") == "" {
 		t.Fatalf("%v", got)
 	}
 }
@@ -555,10 +571,119 @@ func TestAuthorizeMultiTenant(t *testing.T) {
 		{entratest.ContosoDomain, entratest.Bob},
 	} {
 		t.Run(tc.tenant+"/"+tc.user, func(t *testing.T) {
-			got := newBrowser(t, e).signIn(authorizeURL(e, tc.tenant, nil), tc.user, webAppRedirect)
+			got := newBrowser(t, e).signIn(authorizeURL(e, tc.tenant, nil), tc.user, redirectURI)
 			if got.Get("code") == "" {
 				t.Fatalf("%v", got)
 			}
 		})
 	}
+}
+
+// redeem redeems a code the web app got through the authorize endpoint.
+func redeem(t *testing.T, e *entratest.Emulator, tenant, code, verifier, scope string) (int, map[string]any) {
+	t.Helper()
+	form := codeForm(code, verifier)
+	form.Set("scope", scope)
+	if verifier == "" {
+		form.Del("code_verifier")
+	}
+	return postToken(t, e, tenant, form)
+}
+
+func TestAuthorizeCodesRedeemAtTheTokenEndpoint(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	e := entratest.Start(t, entratest.WithClock(clk.Now))
+	v := newVerifier(t, e, clk)
+	const verifier = "a-verifier-of-enough-length-for-rfc-7636-0123456789"
+	s256 := map[string]string{"code_challenge": pkcePair(verifier), "code_challenge_method": "S256"}
+
+	t.Run("S256, nonce, sid and auth_time", func(t *testing.T) {
+		b := newBrowser(t, e)
+		got := b.signIn(authorizeURL(e, entratest.ContosoTenantID, s256), entratest.Alice, redirectURI)
+		body := mustToken(t, e, entratest.ContosoTenantID, codeForm(got.Get("code"), verifier))
+		id := v.verify(t, body["id_token"].(string), entratest.WebAppClientID, issuerV2(e, entratest.ContosoTenantID))
+		if id["nonce"] != "nonce-456" || id["preferred_username"] != entratest.Alice || id["sid"] != got.Get("session_state") {
+			t.Fatalf("ID token claims %v, want nonce-456, alice, sid = session_state %s", id, got.Get("session_state"))
+		}
+		// A second, silent sign-in keeps the session's auth_time and sid.
+		clk.Advance(time.Minute)
+		again := b.get(authorizeURL(e, entratest.ContosoTenantID, s256)).response(redirectURI)
+		body = mustToken(t, e, entratest.ContosoTenantID, codeForm(again.Get("code"), verifier))
+		id2 := v.verify(t, body["id_token"].(string), entratest.WebAppClientID, issuerV2(e, entratest.ContosoTenantID))
+		if id2["auth_time"] != id["auth_time"] || id2["sid"] != id["sid"] {
+			t.Fatalf("SSO sign-in: auth_time %v sid %v, want %v %v", id2["auth_time"], id2["sid"], id["auth_time"], id["sid"])
+		}
+	})
+	t.Run("S256 with the wrong verifier", func(t *testing.T) {
+		got := newBrowser(t, e).signIn(authorizeURL(e, entratest.ContosoTenantID, s256), entratest.Alice, redirectURI)
+		status, body := redeem(t, e, entratest.ContosoTenantID, got.Get("code"), verifier+"x", "openid")
+		if status != http.StatusBadRequest || codeOf(body) != 501481 {
+			t.Fatalf("status %d body %v, want AADSTS501481", status, body)
+		}
+	})
+	t.Run("S256 without a verifier", func(t *testing.T) {
+		got := newBrowser(t, e).signIn(authorizeURL(e, entratest.ContosoTenantID, s256), entratest.Alice, redirectURI)
+		if status, body := redeem(t, e, entratest.ContosoTenantID, got.Get("code"), "", "openid"); status != http.StatusBadRequest {
+			t.Fatalf("status %d body %v, want a refusal", status, body)
+		}
+	})
+	t.Run("code_challenge_method defaults to plain", func(t *testing.T) {
+		b := newBrowser(t, e)
+		got := b.signIn(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"code_challenge": verifier}), entratest.Alice, redirectURI)
+		if status, body := redeem(t, e, entratest.ContosoTenantID, got.Get("code"), pkcePair(verifier), "openid"); status != http.StatusBadRequest {
+			t.Fatalf("the S256 transform of a plain challenge was accepted: %d %v", status, body)
+		}
+		got = b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"code_challenge": verifier})).response(redirectURI)
+		if status, body := redeem(t, e, entratest.ContosoTenantID, got.Get("code"), verifier, "openid"); status != http.StatusOK {
+			t.Fatalf("plain verifier: %d %v", status, body)
+		}
+	})
+	t.Run("single use", func(t *testing.T) {
+		got := newBrowser(t, e).signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, redirectURI)
+		if status, body := redeem(t, e, entratest.ContosoTenantID, got.Get("code"), "", "openid"); status != http.StatusOK {
+			t.Fatalf("first redemption: %d %v", status, body)
+		}
+		if status, body := redeem(t, e, entratest.ContosoTenantID, got.Get("code"), "", "openid"); status != http.StatusBadRequest || codeOf(body) != 54005 {
+			t.Fatalf("replay: %d %v, want AADSTS54005", status, body)
+		}
+	})
+	t.Run("expires after ten minutes", func(t *testing.T) {
+		got := newBrowser(t, e).signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, redirectURI)
+		clk.Advance(10*time.Minute + time.Second)
+		if status, body := redeem(t, e, entratest.ContosoTenantID, got.Get("code"), "", "openid"); status != http.StatusBadRequest || codeOf(body) != 70008 {
+			t.Fatalf("expired code: %d %v, want AADSTS70008", status, body)
+		}
+	})
+	t.Run("common: the user's home tenant", func(t *testing.T) {
+		got := newBrowser(t, e).signIn(authorizeURL(e, "organizations", nil), entratest.Carol, redirectURI)
+		body := mustToken(t, e, "organizations", codeForm(got.Get("code"), ""))
+		id := v.verify(t, body["id_token"].(string), entratest.WebAppClientID, issuerV2(e, entratest.FabrikamTenantID))
+		if id["tid"] != entratest.FabrikamTenantID {
+			t.Fatalf("tid %v", id["tid"])
+		}
+	})
+	t.Run("consent given on the page reaches the token", func(t *testing.T) {
+		got := newBrowser(t, e).signIn(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"scope": "openid offline_access Mail.Read"}), entratest.Bob, redirectURI)
+		status, body := redeem(t, e, entratest.ContosoTenantID, got.Get("code"), "", "openid Mail.Read")
+		if status != http.StatusOK {
+			t.Fatalf("%d %v", status, body)
+		}
+		at := v.verify(t, body["access_token"].(string), entratest.GraphResource, issuerV1(entratest.ContosoTenantID))
+		if scp, _ := at["scp"].(string); !slices.Contains(strings.Fields(scp), "Mail.Read") {
+			t.Fatalf("scp %q lacks the consented Mail.Read", scp)
+		}
+	})
+	t.Run("claims kept on the code", func(t *testing.T) {
+		claims := `{"access_token":{"xms_cc":{"values":["cp1"]}}}`
+		got := newBrowser(t, e).signIn(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"claims": claims}), entratest.Alice, redirectURI)
+		status, body := redeem(t, e, entratest.ContosoTenantID, got.Get("code"), "", "User.Read openid")
+		if status != http.StatusOK {
+			t.Fatalf("%d %v", status, body)
+		}
+		at := v.verify(t, body["access_token"].(string), entratest.GraphResource, issuerV1(entratest.ContosoTenantID))
+		if xms, _ := at["xms_cc"].([]any); len(xms) != 1 || xms[0] != "cp1" {
+			t.Fatalf("xms_cc = %v, want the code's claims to reach the token", at["xms_cc"])
+		}
+	})
 }

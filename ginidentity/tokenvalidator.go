@@ -1,0 +1,328 @@
+package ginidentity
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"math"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// tokenValidator checks Entra access tokens. jwx's jws.Parse decodes the header with a streaming JSON decoder
+// that alone costs a quarter of an RSA verify, so the token is split with jws.SplitCompact, its header and
+// claims are each decoded once with a strict JSON decoder (duplicate names, invalid UTF-8 and nesting deeper
+// than 10,000 are errors), and the signature is verified once with jwx's verifier for the header's alg and the
+// published key its kid names, before any claim is read.
+type tokenValidator struct {
+	keys      *keySet
+	cache     *validatedTokens // nil when disabled
+	verifiers map[jwa.SignatureAlgorithm]jws.Verifier
+
+	now           func() time.Time
+	clockSkew     time.Duration
+	maxTokenBytes int
+
+	clientID  string
+	appIDURI  string   // api://{clientID}: the audience of v1.0 tokens
+	audiences []string // configured audiences, accepted whatever the token version
+	// v1IssuerTemplate is the v1.0 issuer of the cloud, https://sts.windows.net/{tenantid}/ for the public one.
+	v1IssuerTemplate string
+	allowedTenants   map[string]bool // nil: any tenant
+	allowACL         bool
+}
+
+// joseHeader is the protected header, as far as it matters: the parameters that would make a verifier trust
+// a key the token brings itself, or understand an extension, are read only to be refused.
+type joseHeader struct {
+	Alg  string         `json:"alg"`
+	Kid  string         `json:"kid"`
+	JWK  jsontext.Value `json:"jwk"`
+	JKU  jsontext.Value `json:"jku"`
+	X5U  jsontext.Value `json:"x5u"`
+	X5C  jsontext.Value `json:"x5c"`
+	Crit jsontext.Value `json:"crit"`
+	B64  jsontext.Value `json:"b64"`
+}
+
+func (h *joseHeader) forbidden() bool {
+	return len(h.JWK) > 0 || len(h.JKU) > 0 || len(h.X5U) > 0 || len(h.X5C) > 0 || len(h.Crit) > 0 || len(h.B64) > 0
+}
+
+// tokenClaims are the claims the validator checks or Claims exposes; a claim of the wrong JSON type makes the
+// token malformed. Other claims are decoded only when a handler asks Claims.Get for them.
+type tokenClaims struct {
+	Issuer            string      `json:"iss"`
+	Audience          audience    `json:"aud"`
+	Expiry            numericDate `json:"exp"`
+	NotBefore         numericDate `json:"nbf"`
+	IssuedAt          numericDate `json:"iat"`
+	TenantID          string      `json:"tid"`
+	Scope             string      `json:"scp"`
+	Roles             []string    `json:"roles"`
+	AuthorizedParty   string      `json:"azp"`
+	AppID             string      `json:"appid"`
+	ObjectID          string      `json:"oid"`
+	Subject           string      `json:"sub"`
+	Name              string      `json:"name"`
+	PreferredUsername string      `json:"preferred_username"`
+	UPN               string      `json:"upn"`
+	Version           string      `json:"ver"`
+	IDType            string      `json:"idtyp"`
+}
+
+// numericDate is a JWT NumericDate: a JSON number of seconds since the epoch.
+type numericDate struct {
+	seconds float64
+	set     bool
+}
+
+// maxNumericDate bounds dates (about the year 5000) so that the conversion to time.Time cannot overflow.
+const maxNumericDate = 1e11
+
+func (d *numericDate) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case 'n':
+		*d = numericDate{}
+		return nil
+	case '0':
+		f := tok.Float()
+		if math.IsNaN(f) {
+			return errors.New("NumericDate is not a number")
+		}
+		*d = numericDate{seconds: max(min(f, maxNumericDate), -maxNumericDate), set: true}
+		return nil
+	}
+	return errors.New("NumericDate must be a JSON number")
+}
+
+func (d numericDate) time() time.Time {
+	if !d.set {
+		return time.Time{}
+	}
+	sec, frac := math.Modf(d.seconds)
+	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+// audience is the aud claim: a string or an array of strings.
+type audience []string
+
+func (a *audience) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch dec.PeekKind() {
+	case '"':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		*a = audience{tok.String()}
+		return nil
+	case '[':
+		var list []string
+		if err := json.UnmarshalDecode(dec, &list); err != nil {
+			return err
+		}
+		*a = list
+		return nil
+	case 'n':
+		_, err := dec.ReadToken()
+		*a = nil
+		return err
+	}
+	return errors.New("aud must be a string or an array of strings")
+}
+
+// strictBase64 decodes base64url without padding and refuses non-zero trailing bits.
+var strictBase64 = base64.RawURLEncoding.Strict()
+
+// validate checks the token and returns its claims. A token validated before and still in the cache costs
+// a hash lookup and the lifetime check.
+func (v *tokenValidator) validate(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > v.maxTokenBytes {
+		return nil, errTokenTooLarge
+	}
+	now := v.now()
+	if v.cache != nil {
+		if cl, ok := v.cache.get(token, v.keys.generation()); ok {
+			if err := v.checkLifetime(cl.expiresAt, cl.notBefore, now); err != nil {
+				return nil, err
+			}
+			return cl, nil
+		}
+	}
+	cl, generation, err := v.validateUncached(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		v.cache.put(token, cl, generation)
+	}
+	return cl, nil
+}
+
+// validateUncached runs every check, cheapest and signature first; it returns the claims and the generation
+// of the keys that verified them.
+func (v *tokenValidator) validateUncached(ctx context.Context, token string, now time.Time) (*Claims, uint64, error) {
+	raw := []byte(token)
+	hdrSeg, payloadSeg, sigSeg, err := jws.SplitCompact(raw)
+	if err != nil {
+		return nil, 0, errMalformedToken
+	}
+	var hdr joseHeader
+	if err := decodeSegment(hdrSeg, &hdr); err != nil {
+		return nil, 0, errMalformedToken
+	}
+	if hdr.forbidden() {
+		return nil, 0, errForbiddenHeader
+	}
+	alg := jwa.SignatureAlgorithm(hdr.Alg)
+	verifier, ok := v.verifiers[alg]
+	if !ok {
+		return nil, 0, errAlgorithm
+	}
+	if hdr.Kid == "" {
+		return nil, 0, errNoKeyID
+	}
+	key, snap, err := v.keys.lookup(ctx, hdr.Kid)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !key.fits(alg) {
+		return nil, 0, errAlgorithm
+	}
+	sig := make([]byte, strictBase64.DecodedLen(len(sigSeg)))
+	n, err := strictBase64.Decode(sig, sigSeg)
+	// The decoder skips line breaks: insist on the canonical encoding so that one signature has one spelling.
+	if err != nil || base64.RawURLEncoding.EncodedLen(n) != len(sigSeg) {
+		return nil, 0, errMalformedToken
+	}
+	signingInput := raw[:len(hdrSeg)+1+len(payloadSeg)]
+	if err := verifier.Verify(signingInput, sig[:n], key.key); err != nil {
+		return nil, 0, errSignature
+	}
+
+	var tc tokenClaims
+	if err := decodeSegment(payloadSeg, &tc); err != nil {
+		return nil, 0, errMalformedClaims
+	}
+	if !tc.Expiry.set {
+		return nil, 0, errNoExpiry
+	}
+	if err := v.checkLifetime(tc.Expiry.time(), tc.NotBefore.time(), now); err != nil {
+		return nil, 0, err
+	}
+	if err := v.checkIssuer(snap, tc.Issuer, tc.TenantID); err != nil {
+		return nil, 0, err
+	}
+	if !v.audienceAccepted(tc.Audience, tc.Version) {
+		return nil, 0, errAudience
+	}
+	if !v.allowACL && strings.TrimSpace(tc.Scope) == "" && len(tc.Roles) == 0 {
+		return nil, 0, errNoScopesNorRoles
+	}
+	return newClaimsFromToken(&tc, token), snap.generation, nil
+}
+
+// decodeSegment decodes a base64url segment holding a JSON object into v.
+func decodeSegment(seg []byte, v any) error {
+	buf := make([]byte, strictBase64.DecodedLen(len(seg)))
+	n, err := strictBase64.Decode(buf, seg)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(buf[:n], v)
+}
+
+// checkLifetime checks exp and nbf (when set) against now, with the clock skew.
+func (v *tokenValidator) checkLifetime(exp, nbf, now time.Time) error {
+	if now.After(exp.Add(v.clockSkew)) {
+		return ErrTokenExpired
+	}
+	if !nbf.IsZero() && now.Add(v.clockSkew).Before(nbf) {
+		return errNotYetValid
+	}
+	return nil
+}
+
+// checkIssuer accepts the v2.0 issuer of the discovery document and the cloud's v1.0 issuer, for the token's
+// tenant: the tenant of the configuration when it names one, else any tenant (in AllowedTenants when set),
+// whose id is substituted for {tenantid}.
+func (v *tokenValidator) checkIssuer(snap *keySnapshot, iss, tid string) error {
+	if tid == "" {
+		return errNoTenant
+	}
+	if snap.issuerTenant != "" && tid != snap.issuerTenant {
+		return errIssuer
+	}
+	if !issuerMatches(snap.issuerTemplate, iss, tid) && !issuerMatches(v.v1IssuerTemplate, iss, tid) {
+		return errIssuer
+	}
+	if v.allowedTenants != nil && !v.allowedTenants[tid] {
+		return errTenantNotAllowed
+	}
+	return nil
+}
+
+const tenantIDTemplate = "{tenantid}"
+
+// issuerTemplate returns the issuer with its tenant segment as {tenantid}, and the tenant it named ("" when
+// the issuer already was a template).
+func issuerTemplate(issuer string) (template, tenant string) {
+	if strings.Contains(issuer, tenantIDTemplate) {
+		return issuer, ""
+	}
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return issuer, ""
+	}
+	seg, rest, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if seg == "" {
+		return issuer, ""
+	}
+	prefix := u.Scheme + "://" + u.Host + "/"
+	if rest != "" || strings.HasSuffix(u.Path, "/") {
+		rest = "/" + rest
+	}
+	return prefix + tenantIDTemplate + rest, seg
+}
+
+// issuerMatches reports whether iss is the template with tid for {tenantid}, without building the string.
+func issuerMatches(template, iss, tid string) bool {
+	before, after, ok := strings.Cut(template, tenantIDTemplate)
+	if !ok {
+		return template != "" && template == iss
+	}
+	return len(iss) == len(before)+len(tid)+len(after) &&
+		strings.HasPrefix(iss, before) && strings.HasSuffix(iss, after) && iss[len(before):len(before)+len(tid)] == tid
+}
+
+// audienceAccepted applies Microsoft.Identity.Web's rule: a v2.0 token's aud is the client id, a v1.0 token's
+// is the App ID URI api://{client id}; configured audiences are accepted for both.
+func (v *tokenValidator) audienceAccepted(aud []string, version string) bool {
+	for _, a := range aud {
+		if slices.Contains(v.audiences, a) {
+			return true
+		}
+		switch version {
+		case "2.0":
+			if a == v.clientID {
+				return true
+			}
+		case "1.0":
+			if a == v.appIDURI {
+				return true
+			}
+		}
+	}
+	return false
+}
