@@ -169,6 +169,8 @@ func TestAuthorizeErrorsShownOnTheEmulatorsPage(t *testing.T) {
 		{"path case differs", entratest.ContosoTenantID, map[string]string{"redirect_uri": "http://localhost:5000/Signin-Oidc"}, "50011"},
 		{"https instead of http", entratest.ContosoTenantID, map[string]string{"redirect_uri": "https://localhost:5000/signin-oidc"}, "50011"},
 		{"extra query", entratest.ContosoTenantID, map[string]string{"redirect_uri": redirectURI + "?next=/admin"}, "50011"},
+		{"userinfo", entratest.ContosoTenantID, map[string]string{"redirect_uri": "http://evil@localhost:5000/signin-oidc"}, "50011"},
+		{"fragment", entratest.ContosoTenantID, map[string]string{"redirect_uri": redirectURI + "#x"}, "50011"},
 		{"app without redirect URIs", entratest.ContosoTenantID, map[string]string{"client_id": entratest.DaemonClientID}, "50011"},
 		// Bad parameters of a request whose redirect URI cannot be trusted stay on the page too.
 		{"bad response_type and bad redirect_uri", entratest.ContosoTenantID, map[string]string{"response_type": "token", "redirect_uri": "https://evil.example/"}, "50011"},
@@ -293,6 +295,19 @@ func TestAuthorizeSignInFormRefusals(t *testing.T) {
 	}
 }
 
+func TestAuthorizeRefusesEmptyPasswords(t *testing.T) {
+	t.Parallel()
+	d := entratest.DefaultDirectory()
+	d.Users = append(d.Users, entratest.User{ObjectID: "d0d00000-0000-4000-8000-00000000d0d0", TenantID: entratest.ContosoTenantID,
+		UserPrincipalName: "nopassword@contoso.onmicrosoft.com", DisplayName: "No Password"})
+	e := entratest.Start(t, entratest.WithDirectory(d))
+	b := newBrowser(t, e)
+	p := b.signInForm(b.get(authorizeURL(e, entratest.ContosoTenantID, nil)), "nopassword@contoso.onmicrosoft.com", "")
+	if got := p.text("error"); !strings.HasPrefix(got, "AADSTS50126: ") {
+		t.Fatalf("a user without a password signed in with an empty one: #error %q, status %d", got, p.status)
+	}
+}
+
 func TestAuthorizeFlowsAreSingleUseAndExpire(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
@@ -358,8 +373,19 @@ func TestAuthorizeSingleSignOn(t *testing.T) {
 		b.get(authorizeURL(e, entratest.FabrikamTenantID, nil)).form("signin")
 	})
 	t.Run("signing in as someone else replaces the session", func(t *testing.T) {
+		emulator, _ := url.Parse(e.URL())
+		alices := b.c.Jar.Cookies(emulator)
 		p := b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"prompt": "login"}))
 		b.signInForm(p, entratest.Bob, entratest.UserPassword).response(redirectURI)
+		// alice's session ended with it: her old cookie signs no one in.
+		req, _ := http.NewRequest(http.MethodGet, authorizeURL(e, entratest.ContosoTenantID, map[string]string{"prompt": "none"}), nil)
+		for _, c := range alices {
+			req.AddCookie(c)
+		}
+		if len(alices) != 1 {
+			t.Fatalf("cookies before: %v", alices)
+		}
+		wantError(t, newBrowser(t, e).do(req).response(redirectURI), "login_required", "50058", "state-123")
 		p = b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"prompt": "select_account"}))
 		if got := p.text("use-account"); !strings.Contains(got, entratest.Bob) {
 			t.Fatalf("account picker shows %q, want bob", got)
@@ -408,6 +434,12 @@ func TestAuthorizePromptSelectAccount(t *testing.T) {
 	if got := b.submit(p.form("pick"), "use-account", nil).response(redirectURI); got.Get("code") == "" {
 		t.Fatalf("picking the account: %v", got)
 	}
+	// The session ended elsewhere (sign-out in another tab) between the picker and the click: the form.
+	picker := b.get(selectAccount).form("pick")
+	b.get(e.Authority(entratest.ContosoTenantID) + "/oauth2/v2.0/logout")
+	b.submit(picker, "use-account", nil).form("signin")
+
+	b.signIn(authorizeURL(e, entratest.ContosoTenantID, nil), entratest.Alice, redirectURI)
 	p = b.submit(b.get(selectAccount).form("pick"), "other-account", nil)
 	if got := b.signInForm(p, entratest.Bob, entratest.UserPassword).response(redirectURI); got.Get("code") == "" {
 		t.Fatalf("another account: %v", got)

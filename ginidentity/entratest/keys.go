@@ -36,11 +36,15 @@ func newSigningKey(priv *rsa.PrivateKey) (*signingKey, error) {
 			return nil, err
 		}
 	}
+	// The certificate depends on the key alone (PKCS#1 v1.5 signatures are deterministic), so the kid, its
+	// thumbprint, is the same in every process that loads the key: the local emulator's persisted key keeps
+	// its kid across restarts.
+	pubSum := sha256.Sum256(x509.MarshalPKCS1PublicKey(&priv.PublicKey))
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		SerialNumber: new(big.Int).SetBytes(pubSum[:16]),
 		Subject:      pkix.Name{CommonName: "accounts.accesscontrol.windows.net"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(5 * 365 * 24 * time.Hour),
+		NotBefore:    time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:     time.Date(2049, 12, 31, 0, 0, 0, 0, time.UTC),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
 	if err != nil {
@@ -141,23 +145,33 @@ type authority struct {
 	tlsCert tls.Certificate
 }
 
+// newCA creates the key and self-signed certificate (DER) of a certificate authority for the emulator.
+func newCA() (*rsa.PrivateKey, []byte, error) {
+	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "Entra emulator local CA", Organization: []string{"gin-identity kit (development only)"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return caKey, caDER, nil
+}
+
 func newAuthority(caKey *rsa.PrivateKey, caDER []byte) (*authority, error) {
 	var err error
 	if caKey == nil || caDER == nil {
-		if caKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			return nil, err
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(time.Now().UnixNano()),
-			Subject:               pkix.Name{CommonName: "Entra emulator local CA", Organization: []string{"gin-identity kit (development only)"}},
-			NotBefore:             time.Now().Add(-time.Hour),
-			NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
-			IsCA:                  true,
-			BasicConstraintsValid: true,
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-			MaxPathLenZero:        true,
-		}
-		if caDER, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey); err != nil {
+		if caKey, caDER, err = newCA(); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,9 @@ package entratest_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -230,5 +233,64 @@ func TestMSALManagedIdentity(t *testing.T) {
 	}
 	if _, err := mi.AcquireToken(msalContext(t), "https://storage.azure.com", managedidentity.WithClaims(`{}`)); err == nil {
 		t.Error("a wrong IDENTITY_HEADER got a token")
+	}
+}
+
+// TestMSALSignInThenOnBehalfOfThenGraph is the chain the samples run: the web app signs alice in through the
+// sign-in form with MSAL (auth code + PKCE) for the web API, the web API exchanges her token on behalf of her
+// for Microsoft Graph with MSAL, and Graph serves /me with it; after a claims challenge, the web API asks
+// again with the claims Graph demanded and Graph serves it again.
+func TestMSALSignInThenOnBehalfOfThenGraph(t *testing.T) {
+	e := entratest.Start(t)
+	v := newVerifier(t, e, nil)
+	ctx := msalContext(t)
+	webapp := msalClient(t, e, entratest.ContosoTenantID, entratest.WebAppClientID, secretCred(t, entratest.WebAppSecret))
+	apiScopes := []string{entratest.WebAPIAppIDURI + "/ToDoList.Read"}
+	authURL, err := webapp.AuthCodeURL(ctx, entratest.WebAppClientID, redirectURI, apiScopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pkce = "chain-pkce-verifier-0123456789-0123456789-0123456789"
+	got := newBrowser(t, e).signIn(authURL+"&"+url.Values{"state": {"s"}, "nonce": {"n"}, "code_challenge": {pkcePair(pkce)},
+		"code_challenge_method": {"S256"}}.Encode(), entratest.Alice, redirectURI)
+	signedIn, err := webapp.AcquireTokenByAuthCode(ctx, got.Get("code"), redirectURI, apiScopes, confidential.WithChallenge(pkce))
+	if err != nil {
+		t.Fatalf("AcquireTokenByAuthCode: %v", err)
+	}
+	if c := v.verify(t, signedIn.AccessToken, entratest.WebAPIClientID, issuerV2(e, entratest.ContosoTenantID)); c["scp"] != "ToDoList.Read" {
+		t.Fatalf("web API token claims %v", c)
+	}
+
+	webapi := msalClient(t, e, entratest.ContosoTenantID, entratest.WebAPIClientID, secretCred(t, entratest.WebAPISecret),
+		confidential.WithClientCapabilities([]string{"cp1"}))
+	graphScopes := []string{"https://graph.microsoft.com/User.Read"}
+	obo, err := webapi.AcquireTokenOnBehalfOf(ctx, signedIn.AccessToken, graphScopes)
+	if err != nil {
+		t.Fatalf("AcquireTokenOnBehalfOf: %v", err)
+	}
+	if g := graphGet(t, e, "/me", obo.AccessToken); g.status != http.StatusOK || g.body["userPrincipalName"] != entratest.Alice {
+		t.Fatalf("Graph /me with the on-behalf-of token: %d %v", g.status, g.body)
+	}
+
+	if _, err := e.RequireClaimsChallenge(entratest.Alice); err != nil {
+		t.Fatal(err)
+	}
+	g := graphGet(t, e, "/me", obo.AccessToken)
+	challenge := g.header.Get("WWW-Authenticate")
+	if g.status != http.StatusUnauthorized || !strings.Contains(challenge, `error="insufficient_claims"`) {
+		t.Fatalf("Graph during a claims challenge: %d %q", g.status, challenge)
+	}
+	_, encoded, _ := strings.Cut(challenge, `claims="`)
+	encoded, _, _ = strings.Cut(encoded, `"`)
+	claims, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		t.Fatalf("claims of the challenge %q: %v", encoded, err)
+	}
+	fresh, err := webapi.AcquireTokenOnBehalfOf(ctx, signedIn.AccessToken, graphScopes, confidential.WithClaims(string(claims)))
+	if err != nil {
+		t.Fatalf("AcquireTokenOnBehalfOf with the claims: %v", err)
+	}
+	if g := graphGet(t, e, "/me", fresh.AccessToken); g.status != http.StatusOK {
+		t.Fatalf("Graph /me after answering the challenge: %d %v", g.status, g.body)
 	}
 }

@@ -33,9 +33,12 @@ type MemoryOptions struct {
 
 // Memory is an in-process Store bounded in entries and bytes. When a bound is reached it evicts the least
 // recently used entries. Get and Set cost the same with one entry or millions: the map is split in shards,
-// each with its own lock, map and recency list, and the bounds are counted across all shards. With many
-// shards the eviction order approximates LRU: the writing shard gives up its least recently used entries.
-// Expired entries are dropped when read, and otherwise age out of the recency lists like any other.
+// each with its own lock, map and recency list, and the bounds are counted across all shards.
+//
+// Eviction approximates LRU the way CLOCK does: a read only marks its entry as referenced (reads share a
+// read lock and touch no other entry), and an evicted candidate that was read since it was last considered
+// gets a second chance at the front of the list. With many shards the writing shard gives up its entries.
+// Expired entries are dropped when read, and otherwise age out like any other.
 type Memory struct {
 	shards     []memShard
 	mask       uint64
@@ -51,7 +54,7 @@ type Memory struct {
 var _ Store = (*Memory)(nil)
 
 type memShard struct {
-	mu         sync.Mutex
+	mu         sync.RWMutex
 	items      map[string]*memEntry
 	head, tail *memEntry // head is the most recently used
 	_          [64]byte  // keeps shards' locks on separate cache lines
@@ -63,7 +66,12 @@ type memEntry struct {
 	expires    int64  // Unix nanoseconds
 	size       int64
 	prev, next *memEntry
+	referenced atomic.Bool // read since eviction last considered it
 }
+
+// maxSecondChances bounds the referenced entries one eviction moves to the front before it evicts anyway,
+// so that a write never walks a whole shard.
+const maxSecondChances = 8
 
 // NewMemory returns an in-memory store. It returns an error naming the field when an option is negative.
 func NewMemory(opts MemoryOptions) (*Memory, error) {
@@ -126,20 +134,26 @@ func (m *Memory) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	now := m.now().UnixNano()
 	s := m.shard(key)
-	s.mu.Lock()
+	s.mu.RLock()
 	e := s.items[key]
 	if e == nil {
-		s.mu.Unlock()
+		s.mu.RUnlock()
 		return nil, ErrNotFound
 	}
 	if now >= e.expires {
-		m.remove(s, e)
+		s.mu.RUnlock()
+		s.mu.Lock()
+		if s.items[key] == e {
+			m.remove(s, e)
+		}
 		s.mu.Unlock()
 		return nil, ErrNotFound
 	}
-	s.moveToFront(e)
+	if !e.referenced.Load() {
+		e.referenced.Store(true)
+	}
 	v := e.value
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	return append(make([]byte, 0, len(v)), v...), nil
 }
 
@@ -171,7 +185,7 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, expiresAt ti
 	if e != nil {
 		m.bytes.Add(size - e.size)
 		e.value, e.expires, e.size = v, expiresAt.UnixNano(), size
-		s.moveToFront(e)
+		e.referenced.Store(true)
 	} else {
 		e = &memEntry{key: key, value: v, expires: expiresAt.UnixNano(), size: size}
 		s.items[key] = e
@@ -179,7 +193,13 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, expiresAt ti
 		m.bytes.Add(size)
 		s.pushFront(e)
 	}
-	for m.over() && s.tail != e {
+	for chances := 0; m.over() && s.tail != e; {
+		if t := s.tail; t.referenced.Load() && chances < maxSecondChances {
+			t.referenced.Store(false)
+			s.moveToFront(t)
+			chances++
+			continue
+		}
 		m.remove(s, s.tail)
 	}
 	s.mu.Unlock()
