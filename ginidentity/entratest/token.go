@@ -88,13 +88,10 @@ func (e *Emulator) token(r *http.Request) (*tokenResponse, *oauthError) {
 	if clientID == "" {
 		return nil, missingParameter("client_id")
 	}
-	tenantName := seg
-	if tenant != nil {
-		tenantName = tenant.ID
-	}
+	tr := &tokenRequest{form: form, seg: seg, tenant: tenant}
 	client := e.dir.app(clientID)
 	if client == nil || (tenant != nil && !client.availableIn(tenant.ID)) {
-		return nil, newError("unauthorized_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", clientID, tenantName)
+		return nil, newError("unauthorized_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", clientID, tr.tenantName())
 	}
 	if tenant == nil {
 		if grantType == grantClientCredentials {
@@ -108,7 +105,7 @@ func (e *Emulator) token(r *http.Request) (*tokenResponse, *oauthError) {
 	if oe != nil {
 		return nil, oe
 	}
-	tr := &tokenRequest{form: form, seg: seg, tenant: tenant, client: client, acr: acr}
+	tr.client, tr.acr = client, acr
 	switch grantType {
 	case grantAuthCode:
 		return e.redeemCode(tr)
