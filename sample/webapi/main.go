@@ -13,12 +13,13 @@
 //   - Local mode, when nothing configures the AzureAd section: it trusts the local Entra ID emulator's
 //     default directory (the emulator at https://127.0.0.1:5443, started in this process when nothing answers
 //     there) as the multi-tenant web API 11112222-bbbb-3333-cccc-4444dddd5555, and listens on localhost only.
+//
 //   - Configured mode: appsettings.json in the working directory (or the file of -config) and the
 //     environment, with .NET's names: AzureAd__Instance, AzureAd__TenantId, AzureAd__ClientId, and so on.
 //     Any Entra-shaped issuer works; trust a private CA with SSL_CERT_FILE.
 //
-//	go run ./sample/webapi
-//	AzureAd__TenantId=contoso.onmicrosoft.com AzureAd__ClientId=<client id> go run ./sample/webapi
+//     go run ./sample/webapi
+//     AzureAd__TenantId=contoso.onmicrosoft.com AzureAd__ClientId=<client id> go run ./sample/webapi
 package main
 
 import (

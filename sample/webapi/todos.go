@@ -18,8 +18,8 @@ type Todo struct {
 
 // Bounds of the in-memory store: a sample must not let one caller fill the server's memory.
 const (
-	maxTitleLength    = 256
-	maxItemsPerOwner  = 1000
+	maxTitleLength     = 256
+	maxItemsPerOwner   = 1000
 	maxItemsAltogether = 100_000
 )
 
@@ -48,7 +48,9 @@ type todoStore struct {
 
 func newTodoStore() *todoStore { return &todoStore{nextID: 1, byOwner: map[string]int{}} }
 
-func ownerKey(tenantID, objectID string) string { return strings.ToLower(tenantID) + "/" + strings.ToLower(objectID) }
+func ownerKey(tenantID, objectID string) string {
+	return strings.ToLower(tenantID) + "/" + strings.ToLower(objectID)
+}
 
 // list returns the items of the owner key, or every item when all is set (an app's view).
 func (s *todoStore) list(key string, all bool) []Todo {
@@ -88,4 +90,3 @@ func (s *todoStore) add(key, ownerID, title string) (Todo, error) {
 	s.byOwner[key]++
 	return t, nil
 }
-
