@@ -18,8 +18,10 @@
 //     environment, with .NET's names: AzureAd__Instance, AzureAd__TenantId, AzureAd__ClientId, and so on.
 //     Any Entra-shaped issuer works; trust a private CA with SSL_CERT_FILE.
 //
-//     go run ./sample/webapi
-//     AzureAd__TenantId=contoso.onmicrosoft.com AzureAd__ClientId=<client id> go run ./sample/webapi
+// Run it in local mode, then against a tenant:
+//
+//	go run ./sample/webapi
+//	AzureAd__TenantId=contoso.onmicrosoft.com AzureAd__ClientId=<client id> go run ./sample/webapi
 package main
 
 import (
