@@ -90,4 +90,5 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 	gopkg.in/go-jose/go-jose.v2 v2.6.3 // indirect
+	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )
