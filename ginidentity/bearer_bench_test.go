@@ -1,8 +1,34 @@
 package ginidentity
 
-// Benchmarks of bearer-token validation, each reported as a ratio to a reference measured in the same run.
+// Benchmarks of bearer-token validation, reported as ratios to references measured in the same run.
 //
-// FIGURES
+// Commands (GOMAXPROCS=1 for the CPU figures; the load test uses both cores):
+//
+//	GOMAXPROCS=1 go test ./ginidentity -run '^$' -bench 'Ratio|Floor|Middleware|GinRoute|ValidateCold|JWXParseRef|Flood' -count 6
+//	go test ./ginidentity -run '^$' -bench 'Load$' -benchtime 40x -count 6
+//
+// Figures, 2026-11-26, Go 1.26, 2-core Intel Xeon shared with other builds (load average 4 to 7), RS256 with
+// an RSA-2048 key, 1,000 distinct Entra-shaped v2.0 access tokens of 1.6 KB; medians of 6 runs:
+//
+//	                                                    µs/token   × floor   goal
+//	floor: SHA-256 + RSA-2048 PKCS#1 v1.5 verify          33.2      1.00
+//	first-seen token through Gin and the middleware       39.9      1.19      ≤ 1.3   (RatioColdTokenToFloor 1.19)
+//	token seen again through Gin and the middleware        1.15     0.031     ≤ 0.1   (RatioCachedTokenToFloor 0.031)
+//	the validator alone, cache disabled                   ~42       ~1.25
+//	jwx/v2 jwt.Parse with a key set and validation       100        2.9               (RatioJWXParseToFloor 2.9)
+//	the Gin route without authentication                   0.20     0.006
+//
+//	Loopback load (BenchmarkLoad, 16 keep-alive connections, GOMAXPROCS=2): the unauthenticated route served
+//	about 17,000 requests/s, the protected one 0.94x that (0.91 to 1.33 over the 6 runs; goal ≥ 0.5), and
+//	auth0/go-jwt-middleware v2 about 5,000: the protected route served 3.2x as many (3.0 to 4.3).
+//	The validated-token cache, flooded with 1.3 million distinct tokens at a bound of 10,000, held 10,000
+//	entries in 21 MiB.
+//
+// Where the first-seen token's 6.7 µs above the floor go (pprof, -cpuprofile): decoding the 1.2 KB claims
+// with the strict JSON decoder 3.3 µs, jwx's verifier around crypto/rsa (its hash, key conversion) and the
+// signature's base64 1.4 µs, Gin and the context values 1 µs, the rest under 1 µs. jwx's own jws.Parse
+// would add 9 µs (its streaming header decoder), hence jws.SplitCompact, a memo of verified headers and one
+// decode of the claims. -tags jwx_goccy only speeds up the jwx reference: this path does not use jwx's JSON.
 
 import (
 	"context"
