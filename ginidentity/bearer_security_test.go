@@ -173,6 +173,16 @@ func forgedTokens() []forgedToken {
 			input := b64url([]byte(rs256)) + "." + strings.TrimRight(b64url(p), "=") + "=="[:3-len(p)%3]
 			return input + "." + b64url(signInput(f.t, input, tenantKey, jwa.RS256))
 		}},
+		{name: "non-canonical base64 in the payload", want: errMalformedClaims, token: func(f *bearerFixture) string {
+			p := []byte(goodJSON(f))
+			for len(p)%3 == 0 {
+				p = append(p, ' ')
+			}
+			seg := []byte(b64url(p))
+			seg[len(seg)-1] = nonCanonical(seg[len(seg)-1])
+			input := b64url([]byte(rs256)) + "." + string(seg)
+			return input + "." + b64url(signInput(f.t, input, tenantKey, jwa.RS256))
+		}},
 		{name: "non-JSON payload", want: errMalformedClaims, token: raw(rs256, func(*bearerFixture) string { return "hello, API" })},
 		{name: "JSON array payload", want: errMalformedClaims, token: raw(rs256, func(f *bearerFixture) string { return "[" + goodJSON(f) + "]" })},
 		{name: "duplicate claims", want: errMalformedClaims, token: raw(rs256, func(f *bearerFixture) string {
@@ -198,6 +208,14 @@ func forgedTokens() []forgedToken {
 			return b64url([]byte(`{"alg":"RS256","kid":"key-0","pad":"`+strings.Repeat("A", 1<<20)+`"}`)) + "." + segments(good(f))[1] + ".sig"
 		}},
 	}
+}
+
+// nonCanonical returns another base64url character decoding to the same bytes when it ends a segment: the
+// same high bits, some of the low (padding) bits set.
+func nonCanonical(c byte) byte {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, c)
+	return alphabet[i|1]
 }
 
 func TestForgedAndMalformedTokensAreRefusedWith401(t *testing.T) {

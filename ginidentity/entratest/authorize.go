@@ -24,6 +24,7 @@ const sessionCookie = "ESTSAUTH"
 // errors go back to the redirect URI.
 type authorizeRequest struct {
 	path        string // the request path, where the emulator's forms post back
+	seg         string // the {tenant} path segment as sent
 	tenant      *Tenant
 	kind        tenantKind
 	client      *App
@@ -110,7 +111,7 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		e.errorPage(w, pageErr)
 		return
 	case redirectErr != nil:
-		e.respond(w, req, errorParams(redirectErr, req, e.now(), e.url))
+		e.respondError(w, req, redirectErr)
 		return
 	}
 	f := &authorizeFlow{id: randomToken(32), req: req, expires: e.now().Add(flowLifetime)}
@@ -118,15 +119,15 @@ func (e *Emulator) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	switch req.prompt {
 	case "none":
 		if user == nil {
-			e.respond(w, req, errorParams(newError("login_required", 50058,
-				"A silent sign-in request was sent but no user is signed in."), req, e.now(), e.url))
+			e.respondError(w, req, newError("login_required", 50058,
+				"A silent sign-in request was sent but no user is signed in."))
 			return
 		}
 		f.user, f.session = user, sess
 		if len(e.missingConsent(req, user)) > 0 {
-			e.respond(w, req, errorParams(newError("consent_required", 65001,
+			e.respondError(w, req, newError("consent_required", 65001,
 				"The user or administrator has not consented to use the application with ID '%s' named '%s'. Send an interactive authorization request for this user and resource.",
-				req.client.ClientID, req.client.DisplayName), req, e.now(), e.url))
+				req.client.ClientID, req.client.DisplayName))
 			return
 		}
 		e.issueCode(w, f)
@@ -187,7 +188,7 @@ func (e *Emulator) parseAuthorize(r *http.Request) (req *authorizeRequest, pageE
 	}
 
 	req = &authorizeRequest{
-		path: r.URL.Path, tenant: tenant, kind: kind, client: client, redirectURI: redirectURI, mode: "query",
+		path: r.URL.Path, seg: seg, tenant: tenant, kind: kind, client: client, redirectURI: redirectURI, mode: "query",
 		state: q.Get("state"), responseType: q.Get("response_type"), scope: q.Get("scope"), nonce: q.Get("nonce"),
 		codeChallenge: q.Get("code_challenge"), method: q.Get("code_challenge_method"), prompt: q.Get("prompt"),
 		loginHint: strings.TrimSpace(q.Get("login_hint")), claims: q.Get("claims"),
@@ -391,7 +392,7 @@ func (e *Emulator) continueFlow(w http.ResponseWriter, r *http.Request, id strin
 	form := r.PostForm
 	switch {
 	case f.stage == stageSignIn && form.Has("username"):
-		e.signIn(w, f, strings.TrimSpace(form.Get("username")), form.Get("password"))
+		e.signIn(w, r, f, strings.TrimSpace(form.Get("username")), form.Get("password"))
 	case f.stage == stagePickAccount && form.Get("account") == "current":
 		sess, user := e.usableSession(r, f.req)
 		if user == nil {
@@ -409,7 +410,7 @@ func (e *Emulator) continueFlow(w http.ResponseWriter, r *http.Request, id strin
 		e.issueCode(w, f)
 	case f.stage == stageConsent && form.Get("consent") == "cancel":
 		oe := newError("access_denied", 65004, "User declined to consent to access the app.")
-		params := errorParams(oe, f.req, e.now(), e.url)
+		params := e.errorParams(oe, f.req)
 		params.Set("error_subcode", "cancel")
 		e.respond(w, f.req, params)
 	default:
@@ -436,11 +437,11 @@ func (e *Emulator) showSignIn(w http.ResponseWriter, f *authorizeFlow, username 
 }
 
 // signIn checks the credentials posted to the sign-in form and, when they are good, starts a browser
-// session (the SSO cookie) for the user.
-func (e *Emulator) signIn(w http.ResponseWriter, f *authorizeFlow, username, password string) {
+// session (the SSO cookie) for the user, ending the browser's previous one.
+func (e *Emulator) signIn(w http.ResponseWriter, r *http.Request, f *authorizeFlow, username, password string) {
 	u := e.userByName(username)
 	if u == nil {
-		where := f.req.path
+		where := f.req.seg
 		if f.req.tenant != nil {
 			where = f.req.tenant.Domain
 		} else if t := e.dir.tenant(domainOf(username)); t != nil {
@@ -457,6 +458,9 @@ func (e *Emulator) signIn(w http.ResponseWriter, f *authorizeFlow, username, pas
 	if oe := e.refuseUser(f.req, u); oe != nil {
 		e.showSignIn(w, f, username, oe)
 		return
+	}
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		e.state.endSession(old.Value)
 	}
 	sess := &browserSession{id: randomToken(32), userOID: u.ObjectID, tenantID: u.TenantID, authTime: e.now()}
 	e.state.putSession(sess)
@@ -535,9 +539,9 @@ func (e *Emulator) permissions(req *authorizeRequest) []string {
 	return out
 }
 
-// issueCode answers the client with an authorization code for the signed-in user.
+// issueCode answers the client with an authorization code for the user signed in by the flow's session.
 func (e *Emulator) issueCode(w http.ResponseWriter, f *authorizeFlow) {
-	req, now := f.req, e.now()
+	req := f.req
 	tenantID := f.user.TenantID
 	if req.kind == tenantSpecific {
 		tenantID = req.tenant.ID
@@ -545,21 +549,14 @@ func (e *Emulator) issueCode(w http.ResponseWriter, f *authorizeFlow) {
 	ac := &authCode{
 		clientID: req.client.ClientID, redirectURI: req.redirectURI, userOID: f.user.ObjectID, tenantID: tenantID,
 		scopes: req.scopes, nonce: req.nonce, codeChallenge: req.codeChallenge, claims: req.claims,
-		authTime: now, expires: now.Add(codeLifetime),
+		sessionID: publicSessionID(f.session), authTime: f.session.authTime, expires: e.now().Add(codeLifetime),
 	}
 	if req.codeChallenge != "" {
 		ac.method = req.method
 	}
-	if f.session != nil {
-		ac.sessionID = publicSessionID(f.session)
-		ac.authTime = f.session.authTime
-	}
-	params := url.Values{"code": {e.state.putCode(ac)}}
+	params := url.Values{"code": {e.state.putCode(ac)}, "session_state": {ac.sessionID}}
 	if req.state != "" {
 		params.Set("state", req.state)
-	}
-	if ac.sessionID != "" {
-		params.Set("session_state", ac.sessionID)
 	}
 	e.respond(w, req, params)
 }
@@ -574,9 +571,14 @@ func publicSessionID(s *browserSession) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// respondError sends an OAuth error to the client's redirect URI.
+func (e *Emulator) respondError(w http.ResponseWriter, req *authorizeRequest, oe *oauthError) {
+	e.respond(w, req, e.errorParams(oe, req))
+}
+
 // errorParams are an OAuth error's parameters as Entra sends them to the redirect URI.
-func errorParams(oe *oauthError, req *authorizeRequest, now time.Time, host string) url.Values {
-	body := oe.body(now, host)
+func (e *Emulator) errorParams(oe *oauthError, req *authorizeRequest) url.Values {
+	body := oe.body(e.now(), e.url)
 	v := url.Values{
 		"error":             {oe.Code},
 		"error_description": {body["error_description"].(string)},

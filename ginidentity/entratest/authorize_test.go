@@ -373,8 +373,19 @@ func TestAuthorizeSingleSignOn(t *testing.T) {
 		b.get(authorizeURL(e, entratest.FabrikamTenantID, nil)).form("signin")
 	})
 	t.Run("signing in as someone else replaces the session", func(t *testing.T) {
+		emulator, _ := url.Parse(e.URL())
+		alices := b.c.Jar.Cookies(emulator)
 		p := b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"prompt": "login"}))
 		b.signInForm(p, entratest.Bob, entratest.UserPassword).response(redirectURI)
+		// alice's session ended with it: her old cookie signs no one in.
+		req, _ := http.NewRequest(http.MethodGet, authorizeURL(e, entratest.ContosoTenantID, map[string]string{"prompt": "none"}), nil)
+		for _, c := range alices {
+			req.AddCookie(c)
+		}
+		if len(alices) != 1 {
+			t.Fatalf("cookies before: %v", alices)
+		}
+		wantError(t, newBrowser(t, e).do(req).response(redirectURI), "login_required", "50058", "state-123")
 		p = b.get(authorizeURL(e, entratest.ContosoTenantID, map[string]string{"prompt": "select_account"}))
 		if got := p.text("use-account"); !strings.Contains(got, entratest.Bob) {
 			t.Fatalf("account picker shows %q, want bob", got)

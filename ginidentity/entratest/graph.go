@@ -1,6 +1,7 @@
 package entratest
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -187,22 +188,17 @@ func (e *Emulator) parseSigned(raw string) (jwt.Token, error) {
 
 // graphUser serves /me (id "") and /users/{id or UPN}.
 func (e *Emulator) graphUser(w http.ResponseWriter, r *http.Request, c *graphCaller, id string, fail func(*graphError)) {
-	self := id == ""
-	if self {
-		if !c.delegated {
-			fail(&graphError{status: http.StatusBadRequest, code: "BadRequest", message: "/me request is only valid with delegated authentication flow."})
-			return
-		}
-		id = c.oid
+	u, isCaller, ge := e.subject(c, id)
+	if ge != nil {
+		fail(ge)
+		return
 	}
-	u := e.tenantUser(c.tenantID, id)
-	isCaller := u != nil && c.delegated && strings.EqualFold(u.ObjectID, c.oid)
 	if !(c.hasScope(readUsersScopes) || c.hasRole(readUsersRoles) || (isCaller && c.hasScope(readMeScopes))) {
 		fail(insufficientPrivileges())
 		return
 	}
 	if u == nil {
-		fail(notFound(id))
+		fail(notFound(cmp.Or(id, c.oid)))
 		return
 	}
 	props, contextSuffix, ge := selectProperties(r, userProperties, "microsoft.graph.user")
@@ -237,21 +233,17 @@ func (e *Emulator) graphUsers(w http.ResponseWriter, r *http.Request, c *graphCa
 
 // graphMessages serves /me/messages (id "") and /users/{id}/messages: a few fixed messages per user.
 func (e *Emulator) graphMessages(w http.ResponseWriter, c *graphCaller, id string, fail func(*graphError)) {
-	if id == "" {
-		if !c.delegated {
-			fail(&graphError{status: http.StatusBadRequest, code: "BadRequest", message: "/me request is only valid with delegated authentication flow."})
-			return
-		}
-		id = c.oid
+	u, isCaller, ge := e.subject(c, id)
+	if ge != nil {
+		fail(ge)
+		return
 	}
-	u := e.tenantUser(c.tenantID, id)
-	isCaller := u != nil && c.delegated && strings.EqualFold(u.ObjectID, c.oid)
 	if !(isCaller && c.hasScope(readMailScopes)) && !c.hasRole(readMailRoles) {
 		fail(&graphError{status: http.StatusForbidden, code: "ErrorAccessDenied", message: "Access is denied. Check credentials and try again."})
 		return
 	}
 	if u == nil {
-		fail(notFound(id))
+		fail(notFound(cmp.Or(id, c.oid)))
 		return
 	}
 	writeGraphJSON(w, map[string]any{
@@ -260,13 +252,20 @@ func (e *Emulator) graphMessages(w http.ResponseWriter, c *graphCaller, id strin
 	})
 }
 
-// tenantUser finds a user of the tenant by object id or user principal name.
-func (e *Emulator) tenantUser(tenantID, idOrUPN string) *User {
-	u := e.dir.user(idOrUPN)
-	if u == nil || !strings.EqualFold(u.TenantID, tenantID) {
-		return nil
+// subject is the user a request is about: the caller for /me (id ""), which takes a delegated token, or
+// the user of the caller's tenant with the object id or user principal name (nil when there is none).
+// isCaller says whether that user is the caller.
+func (e *Emulator) subject(c *graphCaller, id string) (u *User, isCaller bool, ge *graphError) {
+	if id == "" {
+		if !c.delegated {
+			return nil, false, &graphError{status: http.StatusBadRequest, code: "BadRequest", message: "/me request is only valid with delegated authentication flow."}
+		}
+		id = c.oid
 	}
-	return u
+	if u = e.dir.user(id); u == nil || !strings.EqualFold(u.TenantID, c.tenantID) {
+		return nil, false, nil
+	}
+	return u, c.delegated && strings.EqualFold(u.ObjectID, c.oid), nil
 }
 
 func insufficientPrivileges() *graphError {

@@ -228,17 +228,6 @@ func DefaultStateDir() (string, error) {
 	return filepath.Join(cache, "gin-identity", "entra-emulator"), nil
 }
 
-func trustingClient(pool *x509.CertPool) *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-			MaxIdleConnsPerHost: 64,
-			ForceAttemptHTTP2:   true,
-		},
-	}
-}
-
 // probeEmulator reports whether the emulator of the state directory answers at url: nothing listening is
 // (false, nil); something that is not it is an error naming the fix.
 func probeEmulator(ctx context.Context, c *http.Client, url, stateDir string) (bool, error) {

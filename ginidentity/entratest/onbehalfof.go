@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
@@ -25,13 +23,10 @@ func (e *Emulator) onBehalfOf(tr *tokenRequest) (*tokenResponse, *oauthError) {
 	if oe != nil {
 		return nil, oe
 	}
-	oid, _ := tok.Get("oid")
-	tid, _ := tok.Get("tid")
-	oidS, _ := oid.(string)
-	tidS, _ := tid.(string)
-	u := e.dir.user(oidS)
-	if u == nil || !strings.EqualFold(u.TenantID, tidS) || (tr.tenant != nil && !strings.EqualFold(tr.tenant.ID, tidS)) {
-		return nil, unknownUser(oidS, tr.tenantName())
+	oid, tid := stringClaim(tok, "oid"), stringClaim(tok, "tid")
+	u := e.dir.user(oid)
+	if u == nil || !strings.EqualFold(u.TenantID, tid) || (tr.tenant != nil && !strings.EqualFold(tr.tenant.ID, tid)) {
+		return nil, unknownUser(oid, tr.tenantName())
 	}
 	return e.userToken(tr, u, u.TenantID, tr.form.Get("scope"), userSession{claims: tr.form.Get("claims")})
 }
@@ -40,40 +35,27 @@ func (e *Emulator) onBehalfOf(tr *tokenRequest) (*tokenResponse, *oauthError) {
 // emulator's published keys, issued by the emulator, within its lifetime, issued for the calling client
 // (by client id or App ID URI), and a delegated user token.
 func (e *Emulator) verifyUserAssertion(assertion string, client *App) (jwt.Token, *oauthError) {
-	msg, err := jws.ParseString(assertion)
-	if err != nil || len(msg.Signatures()) != 1 {
+	if _, err := jwt.ParseString(assertion, jwt.WithVerify(false), jwt.WithValidate(false)); err != nil {
 		return nil, newError("invalid_request", 50027, "JWT token is invalid or malformed.")
 	}
-	hdr := msg.Signatures()[0].ProtectedHeaders()
-	key := e.keys.find(hdr.KeyID())
-	if key == nil || hdr.Algorithm() != jwa.RS256 {
-		return nil, newError("invalid_grant", 50013, "Assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '%s']", hdr.KeyID())
-	}
-	payload, err := jws.Verify([]byte(assertion), jws.WithKey(jwa.RS256, &key.private.PublicKey))
+	tok, err := e.parseSigned(assertion)
 	if err != nil {
-		return nil, newError("invalid_grant", 50013, "Assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '%s']", key.kid)
-	}
-	tok, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false))
-	if err != nil {
-		return nil, newError("invalid_request", 50027, "JWT token is invalid or malformed.")
+		return nil, newError("invalid_grant", 50013, "Assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value, or the key was not found.]")
 	}
 	now := e.now()
 	if tok.Expiration().IsZero() || !now.Before(tok.Expiration()) || now.Add(assertionClockSkew).Before(tok.NotBefore()) {
 		return nil, newError("invalid_grant", 500133, "Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token. Current time: %s, expiry time of assertion %s.",
 			now.UTC().Format(time.RFC3339), tok.Expiration().UTC().Format(time.RFC3339))
 	}
-	tid, _ := tok.Get("tid")
-	tidS, _ := tid.(string)
-	if iss := tok.Issuer(); tidS == "" || (iss != e.issuerV2(tidS) && iss != issuerV1(tidS)) {
-		return nil, newError("invalid_grant", 50013, "Assertion is invalid: its issuer '%s' is not this authority's issuer for tenant '%s'.", tok.Issuer(), tidS)
+	tid := stringClaim(tok, "tid")
+	if iss := tok.Issuer(); tid == "" || (iss != e.issuerV2(tid) && iss != issuerV1(tid)) {
+		return nil, newError("invalid_grant", 50013, "Assertion is invalid: its issuer '%s' is not this authority's issuer for tenant '%s'.", tok.Issuer(), tid)
 	}
 	if !slices.ContainsFunc(tok.Audience(), func(aud string) bool { return isAppIdentifier(client, aud) }) {
 		return nil, newError("invalid_grant", 500131, "Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '%s' and the expected audience is '%s' or one of the Application Uris of this application with App ID '%s'(%s). The downstream client must request a token for the expected audience (the application that made the OBO request) and this application should use that token as the assertion.",
 			strings.Join(tok.Audience(), " "), client.ClientID, client.ClientID, client.DisplayName)
 	}
-	idtyp, _ := tok.Get("idtyp")
-	scp, _ := tok.Get("scp")
-	if scpS, _ := scp.(string); idtyp == "app" || scpS == "" {
+	if stringClaim(tok, "idtyp") == "app" || stringClaim(tok, "scp") == "" {
 		return nil, newError("invalid_grant", 50013, "Assertion is invalid: an on-behalf-of assertion must be a delegated user token, not an app-only token.")
 	}
 	return tok, nil

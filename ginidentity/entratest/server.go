@@ -209,11 +209,14 @@ func (e *Emulator) CertPool() *x509.CertPool { return e.ca.pool.Clone() }
 
 // HTTPClient is a new HTTP client that trusts the emulator's CA (and nothing else) and does not follow
 // redirects to other hosts blindly: it follows them as http.Client does by default.
-func (e *Emulator) HTTPClient() *http.Client {
+func (e *Emulator) HTTPClient() *http.Client { return trustingClient(e.ca.pool.Clone()) }
+
+// trustingClient is an HTTP client trusting the pool's CAs only, with keep-alive connections for parallel use.
+func trustingClient(pool *x509.CertPool) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: e.ca.pool.Clone(), MinVersion: tls.VersionTLS12},
+			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 			MaxIdleConnsPerHost: 64,
 			ForceAttemptHTTP2:   true,
 		},

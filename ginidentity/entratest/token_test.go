@@ -535,3 +535,38 @@ func TestTokenEndpointRefusesWhatEntraRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestTokenEndpointFaults(t *testing.T) {
+	clk := newClock()
+	e := entratest.Start(t, entratest.WithClock(clk.Now))
+	form := ccForm(entratest.DaemonClientID, entratest.DaemonSecret, entratest.WebAPIAppIDURI+"/.default")
+
+	e.FailEndpoint(entratest.EndpointToken, http.StatusServiceUnavailable, time.Minute)
+	if status, body := postToken(t, e, entratest.ContosoTenantID, form); status != http.StatusServiceUnavailable || body["access_token"] != nil {
+		t.Fatalf("failing token endpoint: %d %v", status, body)
+	}
+	clk.Advance(time.Minute)
+	mustToken(t, e, entratest.ContosoTenantID, form) // the fault has expired
+
+	e.FailEndpoint(entratest.EndpointToken, 0, 0) // drop connections until cleared
+	if resp, err := e.HTTPClient().PostForm(e.Authority(entratest.ContosoTenantID)+"/oauth2/v2.0/token", form); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a dropping token endpoint answered %d", resp.StatusCode)
+	}
+	e.ClearFaults()
+	mustToken(t, e, entratest.ContosoTenantID, form)
+
+	e.SlowEndpoint(entratest.EndpointToken, time.Minute, 0)
+	impatient := e.HTTPClient()
+	impatient.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	if resp, err := impatient.PostForm(e.Authority(entratest.ContosoTenantID)+"/oauth2/v2.0/token", form); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a slow token endpoint answered %d within the client's timeout", resp.StatusCode)
+	}
+	if waited := time.Since(start); waited > 20*time.Second {
+		t.Fatalf("the client waited %v for a slow endpoint despite its timeout", waited)
+	}
+	e.ClearFaults()
+	mustToken(t, e, entratest.ContosoTenantID, form)
+}
