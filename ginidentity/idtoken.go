@@ -5,6 +5,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
 	"slices"
 	"time"
 
@@ -22,6 +25,29 @@ type idTokenValidator struct {
 	clientID  string
 	now       func() time.Time
 	clockSkew time.Duration
+}
+
+// newIDTokenValidator validates the ID tokens of the authority (https://host/{tenant}) for the client.
+func newIDTokenValidator(client *http.Client, authority, clientID string, clockSkew time.Duration, now func() time.Time, logger *slog.Logger) (*idTokenValidator, error) {
+	verifier, err := jws.NewVerifier(jwa.RS256)
+	if err != nil {
+		return nil, fmt.Errorf("ginidentity: RS256 verifier: %w", err)
+	}
+	return &idTokenValidator{
+		keys: &keySet{
+			client:             client,
+			metadataURL:        authority + "/v2.0/.well-known/openid-configuration",
+			now:                now,
+			logger:             logger,
+			refreshInterval:    DefaultKeyRefreshInterval,
+			unknownKidInterval: DefaultUnknownKeyRefreshInterval,
+			fetchTimeout:       DefaultKeyFetchTimeout,
+		},
+		verifier:  verifier,
+		clientID:  clientID,
+		now:       now,
+		clockSkew: clockSkew,
+	}, nil
 }
 
 // The reasons an ID token is refused, each checked by its own test.

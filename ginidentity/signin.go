@@ -118,7 +118,7 @@ func (a *WebApp) startSignIn(c *gin.Context, req signInRequest) error {
 	name := stateCookieName(flow.State)
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name:     name,
-		Value:    a.sealer.seal("signin|"+name, payload, a.now().Add(a.flowLifetime)),
+		Value:    a.sealer.seal("signin", payload, a.now().Add(a.flowLifetime)),
 		Path:     a.callbackPath,
 		MaxAge:   int(a.flowLifetime / time.Second),
 		HttpOnly: true,
@@ -191,7 +191,7 @@ func (a *WebApp) handleCallback(c *gin.Context) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: "", Path: a.callbackPath, MaxAge: -1, HttpOnly: true,
 		Secure: a.isHTTPS(c.Request), SameSite: http.SameSiteLaxMode})
 	var flow signInFlow
-	payload, err := a.sealer.open("signin|"+name, ck.Value)
+	payload, err := a.sealer.open("signin", ck.Value)
 	if err != nil || json.Unmarshal(payload, &flow) != nil {
 		a.fail(c, http.StatusBadRequest, errStateUnknown)
 		return

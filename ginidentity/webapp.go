@@ -12,8 +12,6 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // Defaults of WebAppOptions.
@@ -42,7 +40,9 @@ type WebAppOptions struct {
 	HTTPClient *http.Client
 
 	// Scopes are requested at sign-in besides openid, profile and offline_access, so that their consent is
-	// asked at once ("User.Read"). Scopes needed later are asked when needed (RequireScopes, Challenge).
+	// asked at once. Default: Microsoft Graph's User.Read, the permission every app registration starts with
+	// (MSAL Go redeems a code only for a resource scope). Scopes needed later are asked when needed
+	// (RequireScopes, Challenge).
 	Scopes []string
 	// ResponseMode is how the authorize endpoint returns the code: ResponseModeFormPost (the default, as
 	// Microsoft.Identity.Web: the code never appears in a URL) or ResponseModeQuery.
@@ -165,6 +165,9 @@ func NewWebApp(cfg *Config, opts *WebAppOptions) (*WebApp, error) {
 			*d.v = d.def
 		}
 	}
+	if len(o.Scopes) == 0 {
+		o.Scopes = []string{DefaultGraphScope}
+	}
 	for i, s := range o.Scopes {
 		if !validScope(s) {
 			bad(fmt.Sprintf("Scopes[%d]", i), fmt.Sprintf("%q is not a scope", s), `use a scope such as "User.Read" or "api://{client id}/access_as_user"`)
@@ -218,28 +221,14 @@ func NewWebApp(cfg *Config, opts *WebAppOptions) (*WebApp, error) {
 	if store == nil {
 		store = newCookieSessionStore(o.SessionKeys, o.SessionLifetime)
 	}
-	verifier, err := jws.NewVerifier(jwa.RS256)
-	if err != nil {
-		return nil, fmt.Errorf("ginidentity: RS256 verifier: %w", err)
-	}
 	authority := cfg.AzureAd.AuthorityURL()
+	idTokens, err := newIDTokenValidator(o.HTTPClient, authority, cfg.AzureAd.ClientID, o.ClockSkew, o.Now, o.Logger)
+	if err != nil {
+		return nil, err
+	}
 	return &WebApp{
-		acquirer: acquirer,
-		idTokens: &idTokenValidator{
-			keys: &keySet{
-				client:             o.HTTPClient,
-				metadataURL:        authority + "/v2.0/.well-known/openid-configuration",
-				now:                o.Now,
-				logger:             o.Logger,
-				refreshInterval:    DefaultKeyRefreshInterval,
-				unknownKidInterval: DefaultUnknownKeyRefreshInterval,
-				fetchTimeout:       DefaultKeyFetchTimeout,
-			},
-			verifier:  verifier,
-			clientID:  cfg.AzureAd.ClientID,
-			now:       o.Now,
-			clockSkew: o.ClockSkew,
-		},
+		acquirer:          acquirer,
+		idTokens:          idTokens,
 		sessions:          &sessionManager{store: store, name: o.SessionName, lifetime: o.SessionLifetime, now: o.Now},
 		sealer:            seal,
 		origin:            origin,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -20,17 +21,20 @@ import (
 	"golang.org/x/net/html"
 )
 
-const graphMailRead = "https://graph.microsoft.com/Mail.Read"
+const mailReadScope = "https://graph.microsoft.com/Mail.Read"
 
 // testApp is a web app signing users in with an emulator, served on a free loopback port and reached as
 // http://localhost:PORT (a loopback redirect URI the default directory registers, whatever its port).
 type testApp struct {
-	t    *testing.T
-	e    *entratest.Emulator
-	cfg  *Config
-	app  *WebApp
-	srv  *httptest.Server
-	base string
+	t      *testing.T
+	e      *entratest.Emulator
+	cfg    *Config
+	app    *WebApp
+	srv    *httptest.Server
+	router *gin.Engine
+	base   string
+
+	logs logBuffer
 
 	mu     sync.Mutex
 	errors []error // what the routes recorded with c.Error, most recent last
@@ -56,7 +60,9 @@ func newTestApp(t *testing.T, o testAppOptions) *testApp {
 		ClientSecret: entratest.WebAppSecret}}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	opts := &WebAppOptions{HTTPClient: e.HTTPClient(), SessionKeys: [][]byte{key}}
+	ta := &testApp{t: t, e: e, cfg: cfg}
+	opts := &WebAppOptions{HTTPClient: e.HTTPClient(), SessionKeys: [][]byte{key},
+		Logger: slog.New(slog.NewTextHandler(&ta.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if o.configure != nil {
 		o.configure(opts)
 	}
@@ -64,7 +70,13 @@ func newTestApp(t *testing.T, o testAppOptions) *testApp {
 	if err != nil {
 		t.Fatalf("NewWebApp: %v", err)
 	}
-	ta := &testApp{t: t, e: e, cfg: cfg, app: app}
+	ta.app = app
+	t.Cleanup(func() {
+		// Never a token in the logs: JWTs start with eyJ, and codes and secrets are not logged either.
+		if logs := ta.logs.String(); strings.Contains(logs, "eyJ") || strings.Contains(logs, entratest.WebAppSecret) {
+			t.Errorf("a token or secret was logged:\n%s", logs)
+		}
+	})
 
 	r := gin.New()
 	r.Use(func(c *gin.Context) {
@@ -90,8 +102,8 @@ func newTestApp(t *testing.T, o testAppOptions) *testApp {
 			"preferred_username": cl.PreferredUsername(), "home": cl.HomeAccountID(), "raw": cl.RawToken(),
 			"same": fromCtx == cl})
 	})
-	r.GET("/mail", app.RequireScopes(graphMailRead), func(c *gin.Context) {
-		tok, err := app.TokenAcquirer().TokenForUser(c.Request.Context(), []string{graphMailRead})
+	r.GET("/mail", app.RequireScopes(mailReadScope), func(c *gin.Context) {
+		tok, err := app.TokenAcquirer().TokenForUser(c.Request.Context(), []string{mailReadScope})
 		if Challenge(c, err) {
 			return
 		}
@@ -119,13 +131,18 @@ func newTestApp(t *testing.T, o testAppOptions) *testApp {
 		c.String(http.StatusOK, "messages: %d", len(body.Value))
 	})
 	r.GET("/challenge", app.Middleware(), func(c *gin.Context) {
-		_, err := app.TokenAcquirer().TokenForUser(c.Request.Context(), []string{graphMailRead})
+		var opts []AcquireOption
+		if c.Query("force") == "1" {
+			opts = append(opts, WithForceRefresh())
+		}
+		_, err := app.TokenAcquirer().TokenForUser(c.Request.Context(), []string{mailReadScope}, opts...)
 		if Challenge(c, err) {
 			return
 		}
 		c.String(http.StatusOK, "token: %v", err == nil)
 	})
 
+	ta.router = r
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +152,11 @@ func newTestApp(t *testing.T, o testAppOptions) *testApp {
 	t.Cleanup(ta.srv.Close)
 	ta.base = fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
 	return ta
+}
+
+// route adds a GET route behind the WebApp's Middleware.
+func (ta *testApp) route(path string, h gin.HandlerFunc) {
+	ta.router.GET(path, ta.app.Middleware(), h)
 }
 
 // lastError is the last error a route recorded, nil if none.
