@@ -69,16 +69,16 @@ var (
 // idTokenClaims are the claims the validator checks; a claim of the wrong JSON type makes the token
 // malformed.
 type idTokenClaims struct {
-	Issuer          string      `json:"iss"`
-	Audience        audience    `json:"aud"`
-	AuthorizedParty string      `json:"azp"`
-	Expiry          numericDate `json:"exp"`
-	NotBefore       numericDate `json:"nbf"`
-	IssuedAt        numericDate `json:"iat"`
-	TenantID        string      `json:"tid"`
-	ObjectID        string      `json:"oid"`
-	Subject         string      `json:"sub"`
-	Nonce           string      `json:"nonce"`
+	Issuer          string   `json:"iss"`
+	Audience        audience `json:"aud"`
+	AuthorizedParty string   `json:"azp"`
+	Expiry          float64  `json:"exp"` // unsetDate when absent
+	NotBefore       float64  `json:"nbf"`
+	IssuedAt        float64  `json:"iat"`
+	TenantID        string   `json:"tid"`
+	ObjectID        string   `json:"oid"`
+	Subject         string   `json:"sub"`
+	Nonce           string   `json:"nonce"`
 }
 
 // validate checks the ID token and returns all its claims, as JSON decodes them.
@@ -122,20 +122,21 @@ func (v *idTokenValidator) validate(ctx context.Context, token, nonce string) (m
 		return nil, errIDTokenSignature
 	}
 
-	var tc idTokenClaims
+	tc := idTokenClaims{Expiry: unsetDate, NotBefore: unsetDate, IssuedAt: unsetDate}
 	var all map[string]any
 	if decodeSegment(payloadSeg, &tc) != nil || decodeSegment(payloadSeg, &all) != nil {
 		return nil, errIDTokenMalformed
 	}
 	now := v.now()
+	exp, nbf, iat := dateOf(tc.Expiry), dateOf(tc.NotBefore), dateOf(tc.IssuedAt)
 	switch {
-	case !tc.Expiry.set || now.After(tc.Expiry.time().Add(v.clockSkew)):
+	case exp.IsZero() || now.After(exp.Add(v.clockSkew)):
 		return nil, errIDTokenExpired
-	case tc.NotBefore.set && now.Add(v.clockSkew).Before(tc.NotBefore.time()):
+	case !nbf.IsZero() && now.Add(v.clockSkew).Before(nbf):
 		return nil, errIDTokenNotYet
-	case !tc.IssuedAt.set:
+	case iat.IsZero():
 		return nil, errIDTokenMalformed
-	case now.Add(v.clockSkew).Before(tc.IssuedAt.time()):
+	case now.Add(v.clockSkew).Before(iat):
 		return nil, errIDTokenNotYet
 	}
 	if tc.TenantID == "" || (snap.issuerTenant != "" && tc.TenantID != snap.issuerTenant) ||
