@@ -14,6 +14,7 @@ import (
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
 	"github.com/gin-identity/kit/ginidentity/tokencache"
+	"golang.org/x/sync/singleflight"
 )
 
 // TokenAcquirer gets access tokens through MSAL Go for the three callers of a server app: the signed-in
@@ -42,6 +43,7 @@ type TokenAcquirer struct {
 	index             *tokenIndex
 	obo               *oboCache
 	removed           tombstones
+	flights           singleflight.Group
 	logger            *slog.Logger
 	now               func() time.Time
 	customClock       bool
@@ -200,7 +202,7 @@ func (a *TokenAcquirer) skew() time.Duration {
 func (a *TokenAcquirer) withCredential(call func(clientCredential) error) error {
 	start := int(a.current.Load())
 	var refused []string
-	var lastErr error
+	var lastErr *TokenEndpointError
 	for i := range a.creds {
 		idx := (start + i) % len(a.creds)
 		cred := a.creds[idx]
@@ -217,8 +219,8 @@ func (a *TokenAcquirer) withCredential(call func(clientCredential) error) error 
 		refused = append(refused, fmt.Sprintf("%s (%s): %s", cred.name, cred.source, te.Error()))
 		lastErr = te
 	}
-	return fmt.Errorf("Microsoft Entra ID refused every client credential of app %s [%s]: check the secrets and certificates on the app registration's Certificates & secrets page: %w",
-		a.clientID, strings.Join(refused, "; "), lastErr)
+	return &credentialsRefusedError{msg: fmt.Sprintf("Microsoft Entra ID refused every client credential of app %s [%s]: check the secrets and certificates on the app registration's Certificates & secrets page",
+		a.clientID, strings.Join(refused, "; ")), last: lastErr}
 }
 
 // resourceScopes returns the scopes to pass MSAL: trimmed, without the OpenID Connect scopes MSAL adds.
@@ -273,29 +275,52 @@ func (a *TokenAcquirer) TokenForApp(ctx context.Context, scope string, opts ...A
 	if o.forceRefresh {
 		force = []string{scope}
 	}
-	var res confidential.AuthResult
-	var cache *msalCache
-	err = a.withCredential(func(cred clientCredential) error {
-		cache = a.newCache(force)
-		client, err := a.newClient(cred, cache)
-		if err != nil {
+	return a.shared(ctx, fmt.Sprintf("app|%s|%s|%t|%s", key, sk, o.forceRefresh, o.claims), func(ctx context.Context) (Token, error) {
+		var res confidential.AuthResult
+		var cache *msalCache
+		err := a.withCredential(func(cred clientCredential) error {
+			cache = a.newCache(force)
+			client, err := a.newClient(cred, cache)
+			if err != nil {
+				return err
+			}
+			var callOpts []confidential.AcquireByCredentialOption
+			if o.tenant != "" {
+				callOpts = append(callOpts, confidential.WithTenantID(o.tenant))
+			}
+			if o.claims != "" {
+				callOpts = append(callOpts, confidential.WithClaims(o.claims))
+			}
+			res, err = client.AcquireTokenByCredential(a.requestContext(ctx, o), []string{scope}, callOpts...)
 			return err
+		})
+		if err != nil {
+			return Token{}, fmt.Errorf("ginidentity: cannot get an app token for %s in tenant %s: %w", scope, tenant, describeMSALError(err))
 		}
-		var callOpts []confidential.AcquireByCredentialOption
-		if o.tenant != "" {
-			callOpts = append(callOpts, confidential.WithTenantID(o.tenant))
-		}
-		if o.claims != "" {
-			callOpts = append(callOpts, confidential.WithClaims(o.claims))
-		}
-		res, err = client.AcquireTokenByCredential(a.requestContext(ctx, o), []string{scope}, callOpts...)
-		return err
+		a.indexResult(cache, key, "", sk, res)
+		return a.tokenFrom(res, o.tenant), nil
 	})
-	if err != nil {
-		return Token{}, fmt.Errorf("ginidentity: cannot get an app token for %s in tenant %s: %w", scope, tenant, describeMSALError(err))
+}
+
+// shared runs call once for concurrent calls with the same key and gives each caller its result: a burst
+// of requests of one user after a token expired makes one refresh. A caller whose context is still alive
+// when the call it joined was canceled makes its own.
+func (a *TokenAcquirer) shared(ctx context.Context, key string, call func(context.Context) (Token, error)) (Token, error) {
+	if a.naive.sharedClient != nil {
+		return call(ctx)
 	}
-	a.indexResult(cache, key, "", sk, res)
-	return a.tokenFrom(res, o.tenant), nil
+	ch := a.flights.DoChan(key, func() (any, error) { return call(ctx) })
+	select {
+	case r := <-ch:
+		tok, _ := r.Val.(Token)
+		if r.Shared && r.Err != nil && ctx.Err() == nil && (errors.Is(r.Err, context.Canceled) || errors.Is(r.Err, context.DeadlineExceeded)) {
+			return call(ctx)
+		}
+		tok.Scopes = slices.Clone(tok.Scopes)
+		return tok, r.Err
+	case <-ctx.Done():
+		return Token{}, ctx.Err()
+	}
 }
 
 func cmpOrString(v, def string) string {
@@ -351,33 +376,35 @@ func (a *TokenAcquirer) userToken(ctx context.Context, homeAccountID string, sco
 	if o.forceRefresh {
 		force = scopes
 	}
-	var res confidential.AuthResult
-	var cache *msalCache
-	err := a.withCredential(func(cred clientCredential) error {
-		client := a.naive.sharedClient
-		if client == nil {
-			cache = a.newCache(force)
-			c, err := a.newClient(cred, cache)
-			if err != nil {
-				return err
+	return a.shared(ctx, fmt.Sprintf("user|%s|%s|%s|%t", homeAccountID, o.tenant, sk, o.forceRefresh), func(ctx context.Context) (Token, error) {
+		var res confidential.AuthResult
+		var cache *msalCache
+		err := a.withCredential(func(cred clientCredential) error {
+			client := a.naive.sharedClient
+			if client == nil {
+				cache = a.newCache(force)
+				c, err := a.newClient(cred, cache)
+				if err != nil {
+					return err
+				}
+				client = &c
 			}
-			client = &c
+			var err error
+			res, err = client.AcquireTokenSilent(a.requestContext(ctx, o), scopes,
+				confidential.WithSilentAccount(confidential.Account{HomeAccountID: homeAccountID}), confidential.WithTenantID(o.tenant))
+			return err
+		})
+		if err != nil {
+			if cache != nil {
+				if _, _, missed := cache.observed(); missed {
+					return Token{}, &InteractionRequiredError{Scopes: scopes, Reason: "the user's tokens are not in the token cache (signed out, or evicted)"}
+				}
+			}
+			return Token{}, a.userError("the user", scopes, err)
 		}
-		var err error
-		res, err = client.AcquireTokenSilent(a.requestContext(ctx, o), scopes,
-			confidential.WithSilentAccount(confidential.Account{HomeAccountID: homeAccountID}), confidential.WithTenantID(o.tenant))
-		return err
+		a.indexResult(cache, homeAccountID, o.tenant, sk, res)
+		return a.tokenFrom(res, o.tenant), nil
 	})
-	if err != nil {
-		if cache != nil {
-			if _, _, missed := cache.observed(); missed {
-				return Token{}, &InteractionRequiredError{Scopes: scopes, Reason: "the user's tokens are not in the token cache (signed out, or evicted)"}
-			}
-		}
-		return Token{}, a.userError("the user", scopes, err)
-	}
-	a.indexResult(cache, homeAccountID, o.tenant, sk, res)
-	return a.tokenFrom(res, o.tenant), nil
 }
 
 // userError maps an error of a call for a user: *InteractionRequiredError when the user must act.
@@ -405,31 +432,33 @@ func (a *TokenAcquirer) onBehalfOf(ctx context.Context, assertion, callerTenant 
 			return tok, nil
 		}
 	}
-	var res confidential.AuthResult
-	err := a.withCredential(func(cred clientCredential) error {
-		var cache *msalCache
-		if a.naive.oboWithCache {
-			cache = a.newCache(nil)
-		}
-		client, err := a.newClient(cred, cache) // no WithCache: MSAL's on-behalf-of cache is broken
-		if err != nil {
+	return a.shared(ctx, fmt.Sprintf("obo|%s|%t|%s", key, o.forceRefresh, o.claims), func(ctx context.Context) (Token, error) {
+		var res confidential.AuthResult
+		err := a.withCredential(func(cred clientCredential) error {
+			var cache *msalCache
+			if a.naive.oboWithCache {
+				cache = a.newCache(nil)
+			}
+			client, err := a.newClient(cred, cache) // no WithCache: MSAL's on-behalf-of cache is broken
+			if err != nil {
+				return err
+			}
+			callOpts := []confidential.AcquireOnBehalfOfOption{confidential.WithTenantID(tenant)}
+			if o.claims != "" {
+				callOpts = append(callOpts, confidential.WithClaims(o.claims))
+			}
+			res, err = client.AcquireTokenOnBehalfOf(a.requestContext(ctx, o), assertion, scopes, callOpts...)
 			return err
+		})
+		if err != nil {
+			return Token{}, a.userError("the web API's caller (on-behalf-of)", scopes, err)
 		}
-		callOpts := []confidential.AcquireOnBehalfOfOption{confidential.WithTenantID(tenant)}
-		if o.claims != "" {
-			callOpts = append(callOpts, confidential.WithClaims(o.claims))
+		tok := a.tokenFrom(res, tenant)
+		if !a.naive.oboWithCache {
+			a.obo.put(key, tok, a.now())
 		}
-		res, err = client.AcquireTokenOnBehalfOf(a.requestContext(ctx, o), assertion, scopes, callOpts...)
-		return err
+		return tok, nil
 	})
-	if err != nil {
-		return Token{}, a.userError("the web API's caller (on-behalf-of)", scopes, err)
-	}
-	tok := a.tokenFrom(res, tenant)
-	if !a.naive.oboWithCache {
-		a.obo.put(key, tok, a.now())
-	}
-	return tok, nil
 }
 
 // AuthorizeRequest describes a trip to the authorize endpoint: a sign-in, or incremental consent.

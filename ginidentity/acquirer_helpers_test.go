@@ -273,3 +273,21 @@ func acqManyUsers(n int) (*entratest.Directory, []string) {
 	}
 	return d, names
 }
+
+// acqRequest is what acqRoundTripFunc shows a hook of a request.
+type acqRequest struct{ method, path, query string }
+
+type acqHook struct {
+	hook func(*acqRequest)
+	next http.RoundTripper
+}
+
+func (h acqHook) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.hook(&acqRequest{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery})
+	return h.next.RoundTrip(r)
+}
+
+// acqRoundTripFunc shows each request to hook before sending it with next.
+func acqRoundTripFunc(hook func(*acqRequest), next http.RoundTripper) http.RoundTripper {
+	return acqHook{hook: hook, next: next}
+}

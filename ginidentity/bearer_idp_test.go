@@ -95,6 +95,9 @@ type testIdP struct {
 	failWith  int           // non-zero: discovery and keys answer with this status
 	delay     time.Duration // wait before answering
 	jwksURI   string        // overrides the jwks_uri of the discovery document
+	// issuerBase replaces the server's URL in the issuers of the discovery document, so that tokens signed
+	// once stay valid across servers (the benchmarks use https://login.microsoftonline.com).
+	issuerBase string
 
 	discoveryHits, keysHits atomic.Int32
 }
@@ -108,17 +111,20 @@ func newTestIdP(t testing.TB) *testIdP {
 		if !idp.misbehave(w, r) {
 			return
 		}
+		idp.mu.Lock()
+		jwks, base := idp.jwksURI, idp.issuerBase
+		idp.mu.Unlock()
+		if base == "" {
+			base = idp.srv.URL
+		}
 		tenant := r.PathValue("tenant")
-		issuer := idp.srv.URL + "/" + tenant + "/v2.0"
+		issuer := base + "/" + tenant + "/v2.0"
 		switch tenant {
 		case "common", "organizations":
-			issuer = idp.srv.URL + "/{tenantid}/v2.0"
+			issuer = base + "/{tenantid}/v2.0"
 		case idpTenantDomain:
-			issuer = idp.srv.URL + "/" + idpTenant + "/v2.0"
+			issuer = base + "/" + idpTenant + "/v2.0"
 		}
-		idp.mu.Lock()
-		jwks := idp.jwksURI
-		idp.mu.Unlock()
 		if jwks == "" {
 			jwks = idp.srv.URL + "/" + tenant + "/discovery/v2.0/keys"
 		}

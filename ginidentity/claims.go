@@ -81,9 +81,9 @@ func newClaimsFromToken(tc *tokenClaims, rawToken string) *Claims {
 		audience:          tc.Audience,
 		scopes:            strings.Fields(tc.Scope),
 		roles:             tc.Roles,
-		expiresAt:         tc.Expiry.time(),
-		notBefore:         tc.NotBefore.time(),
-		issuedAt:          tc.IssuedAt.time(),
+		expiresAt:         dateOf(tc.Expiry),
+		notBefore:         dateOf(tc.NotBefore),
+		issuedAt:          dateOf(tc.IssuedAt),
 		rawToken:          rawToken,
 	}
 }
@@ -332,7 +332,7 @@ func stringList(v any) []string {
 func timeOf(v any) time.Time {
 	switch v := v.(type) {
 	case float64:
-		return numericDate{seconds: v, set: true}.time()
+		return dateOf(v)
 	case int64:
 		return time.Unix(v, 0)
 	case int:

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -59,59 +60,37 @@ func (h *joseHeader) forbidden() bool {
 // tokenClaims are the claims the validator checks or Claims exposes; a claim of the wrong JSON type makes the
 // token malformed. Other claims are decoded only when a handler asks Claims.Get for them.
 type tokenClaims struct {
-	Issuer            string      `json:"iss"`
-	Audience          audience    `json:"aud"`
-	Expiry            numericDate `json:"exp"`
-	NotBefore         numericDate `json:"nbf"`
-	IssuedAt          numericDate `json:"iat"`
-	TenantID          string      `json:"tid"`
-	Scope             string      `json:"scp"`
-	Roles             []string    `json:"roles"`
-	AuthorizedParty   string      `json:"azp"`
-	AppID             string      `json:"appid"`
-	ObjectID          string      `json:"oid"`
-	Subject           string      `json:"sub"`
-	Name              string      `json:"name"`
-	PreferredUsername string      `json:"preferred_username"`
-	UPN               string      `json:"upn"`
-	Version           string      `json:"ver"`
-	IDType            string      `json:"idtyp"`
+	Issuer            string   `json:"iss"`
+	Audience          audience `json:"aud"`
+	Expiry            float64  `json:"exp"` // unsetDate when absent
+	NotBefore         float64  `json:"nbf"`
+	IssuedAt          float64  `json:"iat"`
+	TenantID          string   `json:"tid"`
+	Scope             string   `json:"scp"`
+	Roles             []string `json:"roles"`
+	AuthorizedParty   string   `json:"azp"`
+	AppID             string   `json:"appid"`
+	ObjectID          string   `json:"oid"`
+	Subject           string   `json:"sub"`
+	Name              string   `json:"name"`
+	PreferredUsername string   `json:"preferred_username"`
+	UPN               string   `json:"upn"`
+	Version           string   `json:"ver"`
+	IDType            string   `json:"idtyp"`
 }
 
-// numericDate is a JWT NumericDate: a JSON number of seconds since the epoch.
-type numericDate struct {
-	seconds float64
-	set     bool
-}
+// unsetDate marks a NumericDate claim absent from the token: decoding leaves it untouched.
+var unsetDate = math.NaN()
 
 // maxNumericDate bounds dates (about the year 5000) so that the conversion to time.Time cannot overflow.
 const maxNumericDate = 1e11
 
-func (d *numericDate) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return err
-	}
-	switch tok.Kind() {
-	case 'n':
-		*d = numericDate{}
-		return nil
-	case '0':
-		f := tok.Float()
-		if math.IsNaN(f) {
-			return errors.New("NumericDate is not a number")
-		}
-		*d = numericDate{seconds: max(min(f, maxNumericDate), -maxNumericDate), set: true}
-		return nil
-	}
-	return errors.New("NumericDate must be a JSON number")
-}
-
-func (d numericDate) time() time.Time {
-	if !d.set {
+// dateOf converts a JWT NumericDate (seconds since the epoch) to a time, the zero time when it is unset.
+func dateOf(seconds float64) time.Time {
+	if math.IsNaN(seconds) {
 		return time.Time{}
 	}
-	sec, frac := math.Modf(d.seconds)
+	sec, frac := math.Modf(max(min(seconds, maxNumericDate), -maxNumericDate))
 	return time.Unix(int64(sec), int64(frac*1e9))
 }
 
@@ -211,14 +190,14 @@ func (v *tokenValidator) validateUncached(ctx context.Context, token string, now
 		return nil, 0, errSignature
 	}
 
-	var tc tokenClaims
+	tc := tokenClaims{Expiry: unsetDate, NotBefore: unsetDate, IssuedAt: unsetDate}
 	if err := decodeSegment(payloadSeg, &tc); err != nil {
 		return nil, 0, errMalformedClaims
 	}
-	if !tc.Expiry.set {
+	if math.IsNaN(tc.Expiry) {
 		return nil, 0, errNoExpiry
 	}
-	if err := v.checkLifetime(tc.Expiry.time(), tc.NotBefore.time(), now); err != nil {
+	if err := v.checkLifetime(dateOf(tc.Expiry), dateOf(tc.NotBefore), now); err != nil {
 		return nil, 0, err
 	}
 	if err := v.checkIssuer(snap, tc.Issuer, tc.TenantID); err != nil {
@@ -233,15 +212,23 @@ func (v *tokenValidator) validateUncached(ctx context.Context, token string, now
 	return newClaimsFromToken(&tc, token), snap.generation, nil
 }
 
-// decodeSegment decodes a base64url segment holding a JSON object into v.
+// decodeSegment decodes a base64url segment holding a JSON object into v. The decoded JSON goes through a
+// pooled buffer: the decoder copies what it keeps.
 func decodeSegment(seg []byte, v any) error {
-	buf := make([]byte, strictBase64.DecodedLen(len(seg)))
+	bp := segmentBuffers.Get().(*[]byte)
+	defer segmentBuffers.Put(bp)
+	if need := strictBase64.DecodedLen(len(seg)); cap(*bp) < need {
+		*bp = make([]byte, need)
+	}
+	buf := (*bp)[:cap(*bp)]
 	n, err := strictBase64.Decode(buf, seg)
 	if err != nil {
 		return err
 	}
 	return json.Unmarshal(buf[:n], v)
 }
+
+var segmentBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // checkLifetime checks exp and nbf (when set) against now, with the clock skew.
 func (v *tokenValidator) checkLifetime(exp, nbf, now time.Time) error {

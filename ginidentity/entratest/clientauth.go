@@ -81,8 +81,12 @@ func (e *Emulator) authenticateClient(r *http.Request, form url.Values, client *
 	}
 	assertion := form.Get("client_assertion")
 	if client.PublicClient {
-		if secret != "" || assertion != "" {
+		switch {
+		case secret != "" || assertion != "":
 			return "", invalidClient(700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
+		case grantType == grantClientCredentials || grantType == grantJWTBearer:
+			// App-only and on-behalf-of tokens are for confidential clients only.
+			return "", invalidClient(7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 		}
 		return acrPublic, nil
 	}

@@ -279,4 +279,8 @@ func TestPublicClientRedeemsCodesWithoutCredential(t *testing.T) {
 	if status, body := postToken(t, e, entratest.ContosoTenantID, f); status != 401 || codeOf(body) != 700025 {
 		t.Fatalf("public client with a secret: %d %v", status, body)
 	}
+	cc := url.Values{"grant_type": {"client_credentials"}, "client_id": {"44445555-eeee-6666-ffff-777788889999"}, "scope": {"https://graph.microsoft.com/.default"}}
+	if status, body := postToken(t, e, entratest.ContosoTenantID, cc); status != 401 || codeOf(body) != 7000218 {
+		t.Fatalf("public client asking for an app-only token: %d %v", status, body)
+	}
 }

@@ -303,7 +303,7 @@ func capabilityClaims(claims string) map[string]any {
 }
 
 func internalError(err error) *oauthError {
-	return &oauthError{Status: http.StatusInternalServerError, Code: "server_error", AADSTS: 90100, Message: "An error occurred: " + err.Error()}
+	return &oauthError{Status: http.StatusInternalServerError, Code: "server_error", AADSTS: 50000, Message: "There was an error issuing a token: " + err.Error()}
 }
 
 // clientCredentials serves the client_credentials grant: an app-only token for {resource}/.default carrying
@@ -351,8 +351,8 @@ func (e *Emulator) clientCredentials(tr *tokenRequest) (*tokenResponse, *oauthEr
 // Signing is the cost of a token (RSA-2048: about 1 ms of a core), and iat, nbf and exp have a resolution of
 // one second, so a second identical client-credentials request (same client, tenant, resource, roles and
 // credential type, same signing key) within the same second gets the same token back: it is byte for byte
-// the token a fresh signature would give except for its random uti and aio, which repeat. Nothing a client or
-// a resource can check tells the two apart; a test that needs distinct tokens waits for the next second.
+// the token a fresh signature would give except that its random uti and aio repeat: only a resource that
+// remembers uti values could tell. A test that needs distinct tokens asks in another second (WithClock).
 // This is what lets the emulator answer thousands of client-credentials requests a second on two cores
 // (see bench_test.go), where fresh signatures alone would cap it near 2,000 with nothing left for TLS.
 type appTokenCache struct {

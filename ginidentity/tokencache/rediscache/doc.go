@@ -1,7 +1,9 @@
 // Package rediscache is a tokencache.Store in Redis (github.com/redis/go-redis/v9), for apps that run on
 // more than one instance: a user signed in through one instance has their tokens on every other.
 //
-// Each partition is one Redis string, Options.Prefix + key, whose Redis expiry is the entry's expiresAt.
+// Each partition is one Redis string, Options.Prefix + key, whose Redis expiry is the entry's expiresAt:
+// token acquisition passes the refresh token's (or the session's) lifetime, never less than the access
+// token's, so Redis neither drops a usable entry nor keeps a dead one.
 // Entries are encrypted with AES-256-GCM before they leave the process, bound to their key (see
 // tokencache.NewEncrypted); storing clear text takes Options.InsecurePlaintext. Every operation is bounded
 // by Options.Timeout: a Redis that is down or unreachable costs a request an error wrapping ErrUnavailable,
