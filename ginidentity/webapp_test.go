@@ -41,7 +41,7 @@ func TestNewWebAppOptions(t *testing.T) {
 		{name: "bad response mode", opts: WebAppOptions{SessionKeys: [][]byte{testSessionKey}, ResponseMode: "fragment"},
 			want: []string{`WebAppOptions.ResponseMode is "fragment": use "form_post"`}},
 		{name: "bad paths", opts: WebAppOptions{SessionKeys: [][]byte{testSessionKey}, SignInPath: "auth/signin", SignOutPath: "/signin-oidc"},
-			want: []string{`WebAppOptions.SignInPath "auth/signin" is not a route path`, `WebAppOptions.AzureAd:CallbackPath "/signin-oidc" is also SignOutPath`}},
+			want: []string{`WebAppOptions.SignInPath "auth/signin" is not a route path`, `AzureAd:CallbackPath "/signin-oidc" is also SignOutPath: give each`}},
 		{name: "route parameter in a path", cfg: func(c *Config) { c.AzureAd.CallbackPath = "/cb/:id" }, opts: WebAppOptions{SessionKeys: [][]byte{testSessionKey}},
 			want: []string{`AzureAd:CallbackPath "/cb/:id" is not a route path`}},
 		{name: "bad durations and names", opts: WebAppOptions{SessionKeys: [][]byte{testSessionKey}, SessionLifetime: -time.Second,
