@@ -202,7 +202,7 @@ func (a *TokenAcquirer) skew() time.Duration {
 func (a *TokenAcquirer) withCredential(call func(clientCredential) error) error {
 	start := int(a.current.Load())
 	var refused []string
-	var lastErr error
+	var lastErr *TokenEndpointError
 	for i := range a.creds {
 		idx := (start + i) % len(a.creds)
 		cred := a.creds[idx]
@@ -219,8 +219,8 @@ func (a *TokenAcquirer) withCredential(call func(clientCredential) error) error 
 		refused = append(refused, fmt.Sprintf("%s (%s): %s", cred.name, cred.source, te.Error()))
 		lastErr = te
 	}
-	return fmt.Errorf("Microsoft Entra ID refused every client credential of app %s [%s]: check the secrets and certificates on the app registration's Certificates & secrets page: %w",
-		a.clientID, strings.Join(refused, "; "), lastErr)
+	return &credentialsRefusedError{msg: fmt.Sprintf("Microsoft Entra ID refused every client credential of app %s [%s]: check the secrets and certificates on the app registration's Certificates & secrets page",
+		a.clientID, strings.Join(refused, "; ")), last: lastErr}
 }
 
 // resourceScopes returns the scopes to pass MSAL: trimmed, without the OpenID Connect scopes MSAL adds.

@@ -13,8 +13,8 @@ import (
 // The app itself: client credentials, cached per tenant and resource.
 
 const (
-	graphDefault = "https://graph.microsoft.com/.default"
-	apiDefault   = entratest.WebAPIAppIDURI + "/.default"
+	acqGraphDefault = "https://graph.microsoft.com/.default"
+	acqAPIDefault   = entratest.WebAPIAppIDURI + "/.default"
 )
 
 func TestTokenForAppCachesPerTenantAndResource(t *testing.T) {
@@ -23,11 +23,11 @@ func TestTokenForAppCachesPerTenantAndResource(t *testing.T) {
 	a, reqs := acqWebAPI(t, e, nil, nil)
 	ctx := acqContext(t)
 
-	contoso, err := a.TokenForApp(ctx, graphDefault)
+	contoso, err := a.TokenForApp(ctx, acqGraphDefault)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fabrikam, err := a.TokenForApp(ctx, graphDefault, WithTenant(entratest.FabrikamTenantID))
+	fabrikam, err := a.TokenForApp(ctx, acqGraphDefault, WithTenant(entratest.FabrikamTenantID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +68,8 @@ func TestTokenForAppCachesPerTenantAndResource(t *testing.T) {
 			scope string
 			opts  []AcquireOption
 		}{
-			{contoso, graphDefault, nil},
-			{fabrikam, graphDefault, []AcquireOption{WithTenant(entratest.FabrikamTenantID)}},
+			{contoso, acqGraphDefault, nil},
+			{fabrikam, acqGraphDefault, []AcquireOption{WithTenant(entratest.FabrikamTenantID)}},
 			{storage, "https://storage.azure.com/.default", nil},
 		} {
 			got, err := a.TokenForApp(ctx, c.scope, c.opts...)
@@ -84,14 +84,14 @@ func TestTokenForAppCachesPerTenantAndResource(t *testing.T) {
 
 	// Force refresh asks again and caches the new token.
 	time.Sleep(time.Second) // the emulator reuses an app token within the second it signed it
-	forced, err := a.TokenForApp(ctx, graphDefault, WithForceRefresh())
+	forced, err := a.TokenForApp(ctx, acqGraphDefault, WithForceRefresh())
 	if err != nil || forced.FromCache || forced.AccessToken == contoso.AccessToken || reqs.get("token") != 4 {
 		t.Fatalf("forced: %v, from cache %t", err, forced.FromCache)
 	}
-	if again, _ := a.TokenForApp(ctx, graphDefault); again.AccessToken != forced.AccessToken || reqs.get("token") != 4 {
+	if again, _ := a.TokenForApp(ctx, acqGraphDefault); again.AccessToken != forced.AccessToken || reqs.get("token") != 4 {
 		t.Error("the forced token is not the cached one")
 	}
-	if again, _ := a.TokenForApp(ctx, graphDefault, WithTenant(entratest.FabrikamTenantID)); again.AccessToken != fabrikam.AccessToken {
+	if again, _ := a.TokenForApp(ctx, acqGraphDefault, WithTenant(entratest.FabrikamTenantID)); again.AccessToken != fabrikam.AccessToken {
 		t.Error("forcing a refresh in contoso changed fabrikam's token")
 	}
 }
@@ -100,7 +100,7 @@ func TestTokenForAppRoles(t *testing.T) {
 	e := entratest.Start(t)
 	hc, _ := acqCountingClient(e)
 	a := acqNew(t, acqConfig(e, entratest.ContosoDomain, entratest.DaemonClientID, entratest.DaemonSecret), &AcquirerOptions{HTTPClient: hc})
-	tok, err := a.TokenForApp(acqContext(t), apiDefault)
+	tok, err := a.TokenForApp(acqContext(t), acqAPIDefault)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +124,10 @@ func TestTokenForAppErrors(t *testing.T) {
 		want  string
 	}{
 		{"not /.default", daemon, "https://graph.microsoft.com/User.Read.All", nil, `pass "https://graph.microsoft.com/User.Read.All/.default"`},
-		{"multi-tenant without a tenant", multi, graphDefault, nil, "pass WithTenant"},
-		{"single-tenant app in another tenant", daemon, graphDefault, []AcquireOption{WithTenant(entratest.FabrikamTenantID)}, "AADSTS700016"},
+		{"multi-tenant without a tenant", multi, acqGraphDefault, nil, "pass WithTenant"},
+		{"single-tenant app in another tenant", daemon, acqGraphDefault, []AcquireOption{WithTenant(entratest.FabrikamTenantID)}, "AADSTS700016"},
 		{"unknown resource", daemon, "api://unknown/.default", nil, "AADSTS500011"},
-		{"bad claims", daemon, graphDefault, []AcquireOption{WithClaimsChallenge("not claims!")}, "neither JSON nor base64"},
+		{"bad claims", daemon, acqGraphDefault, []AcquireOption{WithClaimsChallenge("not claims!")}, "neither JSON nor base64"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := c.a.TokenForApp(ctx, c.scope, c.opts...)
@@ -141,7 +141,7 @@ func TestTokenForAppErrors(t *testing.T) {
 		})
 	}
 	// A multi-tenant app names the tenant.
-	if _, err := multi.TokenForApp(ctx, graphDefault, WithTenant(entratest.FabrikamTenantID)); err != nil {
+	if _, err := multi.TokenForApp(ctx, acqGraphDefault, WithTenant(entratest.FabrikamTenantID)); err != nil {
 		t.Errorf("multi-tenant app with WithTenant: %v", err)
 	}
 }
@@ -161,7 +161,7 @@ func TestTokenForAppExtraQueryParameters(t *testing.T) {
 	cfg := acqConfig(e, entratest.ContosoTenantID, entratest.DaemonClientID, entratest.DaemonSecret)
 	cfg.AzureAd.ExtraQueryParameters = map[string]string{"slice": "testslice", "dc": "config"}
 	a := acqNew(t, cfg, &AcquirerOptions{HTTPClient: hc})
-	if _, err := a.TokenForApp(acqContext(t), graphDefault, WithExtraQueryParameters(map[string]string{"dc": "call"})); err != nil {
+	if _, err := a.TokenForApp(acqContext(t), acqGraphDefault, WithExtraQueryParameters(map[string]string{"dc": "call"})); err != nil {
 		t.Fatal(err)
 	}
 	if q := <-seen; q != "dc=call&slice=testslice" {

@@ -150,8 +150,21 @@ func (r redactedError) Unwrap() error { return r.err }
 // describeMSALError wraps an error of MSAL Go: the token endpoint's answer when there is one, the error with
 // any token removed from its message otherwise.
 func describeMSALError(err error) error {
+	var refused *credentialsRefusedError
+	if errors.As(err, &refused) {
+		return refused
+	}
 	if te := tokenEndpointError(err); te != nil {
 		return te
 	}
 	return redactedError{err}
 }
+
+// credentialsRefusedError says that the token endpoint refused every credential of the app, each named.
+type credentialsRefusedError struct {
+	msg  string
+	last *TokenEndpointError
+}
+
+func (e *credentialsRefusedError) Error() string { return e.msg }
+func (e *credentialsRefusedError) Unwrap() error { return e.last }

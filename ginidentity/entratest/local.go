@@ -52,7 +52,8 @@ func (l *LocalEmulator) Authority(tenant string) string { return l.url + "/" + t
 // GraphURL is the base URL of the emulator's Microsoft Graph.
 func (l *LocalEmulator) GraphURL() string { return l.url + "/v1.0" }
 
-// HTTPClient is a new HTTP client that trusts the emulator's CA, and only it.
+// HTTPClient is an HTTP client that trusts the emulator's CA, and only it (one per LocalEmulator, so its
+// connections are reused).
 func (l *LocalEmulator) HTTPClient() *http.Client { return l.client }
 
 // CertPool is a pool holding only the emulator's CA certificate.
