@@ -22,7 +22,7 @@ type recorder struct {
 }
 
 func (r *recorder) Unmarshal(b []byte) error { r.loaded = append(r.loaded, bytes.Clone(b)); return nil }
-func (r *recorder) Marshal() ([]byte, error)  { return r.data, nil }
+func (r *recorder) Marshal() ([]byte, error) { return r.data, nil }
 
 // acqBareAcquirer is an acquirer for the cache adapter's tests: no network is involved.
 func acqBareAcquirer(t *testing.T, store tokencache.Store, now func() time.Time) *TokenAcquirer {
