@@ -21,7 +21,10 @@ type acqRecorder struct {
 	data   []byte
 }
 
-func (r *acqRecorder) Unmarshal(b []byte) error { r.loaded = append(r.loaded, bytes.Clone(b)); return nil }
+func (r *acqRecorder) Unmarshal(b []byte) error {
+	r.loaded = append(r.loaded, bytes.Clone(b))
+	return nil
+}
 func (r *acqRecorder) Marshal() ([]byte, error) { return r.data, nil }
 
 // acqBareAcquirer is an acquirer for the cache adapter's tests: no network is involved.
