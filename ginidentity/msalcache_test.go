@@ -175,10 +175,10 @@ func TestMSALCacheExport(t *testing.T) {
 	})
 }
 
-func TestRewriteAccessTokens(t *testing.T) {
+func TestRewritePartition(t *testing.T) {
 	exp := time.Unix(1_800_000_000, 0)
 	data := acqPartition("api://x/Read api://x/Write", exp, true)
-	got, err := rewriteAccessTokens(data, 3600, nil)
+	got, err := rewritePartition(data, partitionRewrite{shift: 3600})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestRewriteAccessTokens(t *testing.T) {
 		scopes []string
 		drop   bool
 	}{{[]string{"API://X/READ"}, true}, {[]string{"api://x/Read", "api://x/Write"}, true}, {[]string{"api://x/Delete"}, false}} {
-		got, err := rewriteAccessTokens(data, 0, c.scopes)
+		got, err := rewritePartition(data, partitionRewrite{dropScopes: c.scopes})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func TestRewriteAccessTokens(t *testing.T) {
 			t.Errorf("scopes %v: dropped %t", c.scopes, dropped)
 		}
 	}
-	if _, err := rewriteAccessTokens([]byte("not json"), 1, nil); err == nil {
+	if _, err := rewritePartition([]byte("not json"), partitionRewrite{shift: 1}); err == nil {
 		t.Error("no error for a partition that is not JSON")
 	}
 }
