@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -131,20 +130,30 @@ func NewWebApp(cfg *Config, opts *WebAppOptions) (*WebApp, error) {
 	if o.ResponseMode != ResponseModeFormPost && o.ResponseMode != ResponseModeQuery {
 		bad("ResponseMode", fmt.Sprintf("is %q", o.ResponseMode), `use "form_post" (the default) or "query"`)
 	}
+	// The callback paths' form is checked by ValidateWebApp; here, that each route has its own path and
+	// none holds what Gin reads as a parameter or wildcard.
 	paths := map[string]string{}
-	for _, p := range []struct{ name, value string }{
-		{"SignInPath", o.SignInPath}, {"SignOutPath", o.SignOutPath},
-		{"AzureAd:CallbackPath", cfg.AzureAd.CallbackPath}, {"AzureAd:SignedOutCallbackPath", cfg.AzureAd.SignedOutCallbackPath},
+	for _, p := range []struct {
+		name, value string
+		option      bool
+	}{
+		{"SignInPath", o.SignInPath, true}, {"SignOutPath", o.SignOutPath, true},
+		{"AzureAd:CallbackPath", cfg.AzureAd.CallbackPath, false}, {"AzureAd:SignedOutCallbackPath", cfg.AzureAd.SignedOutCallbackPath, false},
 	} {
-		if u, err := url.Parse(p.value); err != nil || !strings.HasPrefix(p.value, "/") || strings.HasPrefix(p.value, "//") ||
-			u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(p.value, " :*") {
-			bad(p.name, fmt.Sprintf("%q is not a route path", p.value), "use a path such as /auth/signin, without query, wildcards or parameters")
-			continue
-		}
+		problem, fix := "", ""
 		if other, dup := paths[p.value]; dup {
-			bad(p.name, fmt.Sprintf("%q is also %s", p.value, other), "give each sign-in route its own path")
+			problem, fix = fmt.Sprintf("%q is also %s", p.value, other), "give each sign-in route its own path"
+		} else if !strings.HasPrefix(p.value, "/") || strings.HasPrefix(p.value, "//") || strings.ContainsAny(p.value, "?#:* \t") {
+			problem, fix = fmt.Sprintf("%q is not a route path", p.value), "use a path such as /auth/signin, without query, parameters or wildcards"
 		}
 		paths[p.value] = p.name
+		switch {
+		case problem == "":
+		case p.option:
+			bad(p.name, problem, fix)
+		default:
+			errs = append(errs, &ConfigError{Field: p.name, Problem: problem, Fix: fix})
+		}
 	}
 	if !validCookieName(o.SessionName) {
 		bad("SessionName", fmt.Sprintf("%q is not a cookie name", o.SessionName), "use letters, digits, '.', '-' or '_'")

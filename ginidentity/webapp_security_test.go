@@ -189,3 +189,34 @@ func TestCallbackRefusesWrongResponseMode(t *testing.T) {
 	}
 	ta.wantError(errResponseMode)
 }
+
+// An ID token issued to another app (a code of another client injected into the sign-in, or a confused
+// deputy) is refused: its audience is not this app's client id.
+func TestCallbackRefusesIDTokenForAnotherApp(t *testing.T) {
+	const otherApp = "99998888-ffff-7777-eeee-666655554444"
+	dir := entratest.DefaultDirectory()
+	dir.Apps = append(dir.Apps, entratest.App{ClientID: otherApp, DisplayName: "other-webapp", TenantID: entratest.ContosoTenantID,
+		ObjectID: "5e7a0000-0000-4000-8000-00000000a099", MultiTenant: true, Secrets: []string{"other-secret"},
+		RedirectURIs: []string{"http://localhost/signin-oidc"}, ConsentedScopes: map[string][]string{entratest.GraphResource: {"User.Read"}}})
+	e := entratest.Start(t, entratest.WithDirectory(dir))
+	// The tokens come from the other app's registration; the web app is sample-webapp.
+	other, err := NewTokenAcquirer(&Config{AzureAd: AzureAdOptions{Instance: e.Instance(), TenantID: "organizations",
+		ClientID: otherApp, ClientSecret: "other-secret"}}, &AcquirerOptions{HTTPClient: e.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta := newTestApp(t, testAppOptions{emulator: e, configure: func(o *WebAppOptions) { o.TokenAcquirer = other }})
+	b := newTestBrowser(t, e)
+	start := b.get(ta.base + "/auth/signin")
+	if got := start.location().Query().Get("client_id"); got != otherApp {
+		t.Fatalf("client_id %q", got)
+	}
+	p := b.deliver(b.atIdentityProvider(start, entratest.Alice, ""))
+	if p.status != http.StatusBadRequest {
+		t.Fatalf("an ID token for another app: %d %s", p.status, p.body)
+	}
+	ta.wantError(errIDTokenAudience)
+	if b.get(ta.base+"/").body != "anonymous" {
+		t.Fatal("signed in with another app's ID token")
+	}
+}
