@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -66,9 +67,11 @@ type idpKey struct {
 }
 
 func (k idpKey) publicJWK() map[string]any {
-	m := map[string]any{"kid": k.kid, "use": "sig", "x5t": k.kid, "issuer": "ignored"}
+	m := map[string]any{"kid": k.kid, "use": "sig", "issuer": "ignored"}
 	switch pub := k.priv.Public().(type) {
 	case *rsa.PublicKey:
+		thumb := sha1.Sum(pub.N.Bytes()) // shaped like Entra's x5t, a SHA-1 thumbprint
+		m["x5t"] = b64url(thumb[:])
 		m["kty"] = "RSA"
 		m["n"] = base64.RawURLEncoding.EncodeToString(pub.N.Bytes())
 		m["e"] = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())
