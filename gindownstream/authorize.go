@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gin-identity/kit/ginidentity"
@@ -26,7 +27,8 @@ const (
 // API's origin.
 type authorizer struct {
 	tokens  TokenAcquirer
-	api     string // the DownstreamApis key, for messages
+	last    *atomic.Pointer[authHeader] // the API's last header, reused while the token is the same
+	api     string                      // the DownstreamApis key, for messages
 	origin  string
 	user    *ginidentity.Claims // nil for the app
 	scopes  []string
@@ -37,7 +39,7 @@ type authorizer struct {
 // authorizer checks that the call can have a token: an app token needs one /.default scope, a user token
 // needs a user in ctx (bound now: later requests of an HTTPClientForUser act for that user).
 func (c *Client) authorizer(ctx context.Context, who principal, a *api, o *ginidentity.DownstreamAPIOptions, co callOptions) (*authorizer, error) {
-	z := &authorizer{tokens: c.tokens, api: a.name, origin: a.origin, scopes: o.Scopes, scheme: o.ProtocolScheme,
+	z := &authorizer{tokens: c.tokens, last: &a.last, api: a.name, origin: a.origin, scopes: o.Scopes, scheme: o.ProtocolScheme,
 		acquire: acquireOptions(o.AcquireTokenOptions, co.acquire)}
 	if z.scheme == "" {
 		z.scheme = "Bearer"
@@ -99,8 +101,17 @@ func (z *authorizer) header(ctx context.Context, claims string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("gindownstream: %s: no token %s for %s: %w", z.api, who, strings.Join(z.scopes, " "), err)
 	}
-	return z.scheme + " " + tok.AccessToken, nil
+	if h := z.last.Load(); h != nil && h.token == tok.AccessToken && h.scheme == z.scheme {
+		return h.value, nil
+	}
+	h := &authHeader{token: tok.AccessToken, scheme: z.scheme, value: z.scheme + " " + tok.AccessToken}
+	z.last.Store(h)
+	return h.value, nil
 }
+
+// authHeader is an Authorization header's value and the token it carries: building it copies the token,
+// about 2 KB, which the calls of one API with one cached token need not repeat.
+type authHeader struct{ token, scheme, value string }
 
 // do sends req, which the caller owns, with a token when it goes to the API's origin (never elsewhere), and
 // once more with a token satisfying the claims challenge of a 401, when its body can be sent again.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-identity/kit/ginidentity"
@@ -50,7 +51,7 @@ type Options struct {
 // with a token from a TokenAcquirer in the Authorization header of each call. It is safe for concurrent
 // use; build one at start and share it.
 type Client struct {
-	apis     map[string]*api // by lower-case name
+	apis     map[string]*api // by name as configured, and by lower-case name
 	names    []string        // as configured, sorted, for messages
 	tokens   TokenAcquirer
 	http     *http.Client
@@ -62,6 +63,7 @@ type api struct {
 	name   string
 	opts   ginidentity.DownstreamAPIOptions
 	origin string // scheme://host of BaseUrl: the only origin its token is sent to
+	last   atomic.Pointer[authHeader]
 }
 
 // New prepares the DownstreamApis section of cfg (applying its defaults, see ginidentity.Config.Validate)
@@ -95,7 +97,8 @@ func New(cfg *ginidentity.Config, tokens TokenAcquirer, opts *Options) (*Client,
 	}
 	for name, o := range cfg.DownstreamApis {
 		u, _ := url.Parse(o.BaseURL) // Validate checked it
-		c.apis[strings.ToLower(name)] = &api{name: name, opts: o, origin: origin(u)}
+		a := &api{name: name, opts: o, origin: origin(u)}
+		c.apis[name], c.apis[strings.ToLower(name)] = a, a
 		c.names = append(c.names, name)
 	}
 	slices.Sort(c.names)
@@ -106,6 +109,9 @@ func origin(u *url.URL) string { return strings.ToLower(u.Scheme + "://" + u.Hos
 
 // lookup finds the DownstreamApis entry, its name matched case-insensitively as .NET configuration keys are.
 func (c *Client) lookup(name string) (*api, error) {
+	if a, ok := c.apis[name]; ok {
+		return a, nil
+	}
 	if a, ok := c.apis[strings.ToLower(name)]; ok {
 		return a, nil
 	}

@@ -93,18 +93,13 @@ var acceptedAlgorithms = []jwa.SignatureAlgorithm{jwa.RS256, jwa.RS384, jwa.RS51
 
 var tenantIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// optionError is one problem of a BearerOptions, naming the field and the fix.
-type optionError struct{ field, problem, fix string }
-
-func (e *optionError) Error() string {
-	return "ginidentity: BearerOptions." + e.field + " " + e.problem + ": " + e.fix
-}
-
-// NewBearerAuth checks the options (every problem at once, each naming its fix) and prepares the
-// validator. It does not fetch the signing keys: the first request does, or RefreshKeys.
+// NewBearerAuth checks the options (every problem at once, each a *ConfigError naming its fix) and prepares
+// the validator. It does not fetch the signing keys: the first request does, or RefreshKeys.
 func NewBearerAuth(opts BearerOptions) (*BearerAuth, error) {
 	var errs []error
-	bad := func(field, problem, fix string) { errs = append(errs, &optionError{field, problem, fix}) }
+	bad := func(field, problem, fix string) {
+		errs = append(errs, &ConfigError{Field: "BearerOptions." + field, Problem: problem, Fix: fix})
+	}
 
 	instance := opts.Instance
 	if instance == "" {
@@ -126,7 +121,6 @@ func NewBearerAuth(opts BearerOptions) (*BearerAuth, error) {
 	case strings.ContainsAny(tenant, "/?#% "):
 		bad("TenantID", fmt.Sprintf("%q is not a tenant", opts.TenantID), "set a tenant id, a domain name, \"common\" or \"organizations\"")
 	}
-	multiTenant := strings.EqualFold(tenant, "common") || strings.EqualFold(tenant, "organizations")
 	clientID := strings.TrimSpace(opts.ClientID)
 	switch {
 	case clientID == "":
@@ -217,13 +211,10 @@ func NewBearerAuth(opts BearerOptions) (*BearerAuth, error) {
 		maxTokenBytes:    opts.MaxTokenBytes,
 		clientID:         clientID,
 		appIDURI:         "api://" + clientID,
-		audiences:        opts.Audiences,
+		audiences:        slices.Clone(opts.Audiences),
 		v1IssuerTemplate: v1IssuerTemplate(u.Hostname()),
 		allowedTenants:   allowedTenants,
 		allowACL:         opts.AllowWebAPIToBeAuthorizedByACL,
-	}
-	if multiTenant && allowedTenants == nil {
-		opts.Logger.Debug("ginidentity: multi-tenant web API accepting tokens of any tenant; set AllowedTenants to restrict it")
 	}
 	if opts.ValidatedTokenCacheSize >= 0 {
 		size := opts.ValidatedTokenCacheSize

@@ -41,9 +41,9 @@ func TestNewBearerAuthReportsEveryProblemWithItsFix(t *testing.T) {
 			t.Errorf("the error lacks %q:\n%v", want, err)
 		}
 	}
-	var oe *optionError
-	if !errors.As(err, &oe) {
-		t.Errorf("errors.As(*optionError) failed on %v", err)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.HasPrefix(ce.Field, "BearerOptions.") {
+		t.Errorf("errors.As(*ConfigError) failed on %v", err)
 	}
 
 	for name, opts := range map[string]BearerOptions{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -154,7 +155,8 @@ func (v *tokenValidator) validate(ctx context.Context, token string) (*Claims, e
 // validateUncached runs every check, cheapest and signature first; it returns the claims and the generation
 // of the keys that verified them.
 func (v *tokenValidator) validateUncached(ctx context.Context, token string, now time.Time) (*Claims, uint64, error) {
-	// The token's bytes and its decoded signature share a pooled buffer; nothing keeps them past the return.
+	// The token's bytes and, after them, its decoded signature share a pooled buffer (the signature is
+	// shorter than the token); nothing keeps them past the return.
 	bp := tokenBuffers.Get().(*[]byte)
 	defer tokenBuffers.Put(bp)
 	if need := len(token) + strictBase64.DecodedLen(len(token)); cap(*bp) < need {
@@ -227,13 +229,14 @@ func (v *tokenValidator) validateUncached(ctx context.Context, token string, now
 
 var tokenBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// maxVerifiedHeaders bounds verifiedHeaders: Entra uses a handful of signing keys at a time.
+// maxVerifiedHeaders bounds verifiedHeaders: Entra signs with a handful of keys at a time.
 const maxVerifiedHeaders = 32
 
 // verifiedHeaders remembers the decoded protected headers of tokens that passed validation. Entra signs
 // every token of a key under the same header (typ, alg, kid, x5t), so on a busy API nearly every header
 // segment was verified before, and decoding it again would cost a twentieth of an RSA verify. Only the
-// headers of valid tokens enter, so forged tokens cannot fill it; reads take no lock.
+// headers of valid tokens enter, so forged tokens cannot fill it; reads take no lock; it starts afresh when
+// full.
 type verifiedHeaders struct {
 	mu sync.Mutex
 	m  atomic.Pointer[map[string]joseHeader]
@@ -251,16 +254,9 @@ func (h *verifiedHeaders) get(seg []byte) (joseHeader, bool) {
 func (h *verifiedHeaders) add(seg []byte, hdr joseHeader) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var old map[string]joseHeader
-	if p := h.m.Load(); p != nil {
-		old = *p
-	}
-	if len(old) >= maxVerifiedHeaders {
-		return
-	}
-	m := make(map[string]joseHeader, len(old)+1)
-	for k, v := range old {
-		m[k] = v
+	m := map[string]joseHeader{}
+	if p := h.m.Load(); p != nil && len(*p) < maxVerifiedHeaders {
+		maps.Copy(m, *p)
 	}
 	m[string(seg)] = hdr
 	h.m.Store(&m)

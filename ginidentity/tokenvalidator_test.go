@@ -148,3 +148,40 @@ func TestIssuerTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyHeadersOfValidTokensAreRemembered(t *testing.T) {
+	f := newBearerFixture(t, nil)
+	held := func() int {
+		if m := f.auth.validator.headers.m.Load(); m != nil {
+			return len(*m)
+		}
+		return 0
+	}
+	forged := signToken(t, f.claims(), idpRSAKey(1), map[string]any{"kid": "key-0"})
+	if _, err := f.auth.ValidateToken(context.Background(), forged); !errors.Is(err, errSignature) {
+		t.Fatal(err)
+	}
+	expired := f.sign(claimsWith(f.claims(), map[string]any{"exp": f.clock.Now().Add(-time.Hour).Unix()}))
+	if _, err := f.auth.ValidateToken(context.Background(), expired); !errors.Is(err, ErrTokenExpired) {
+		t.Fatal(err)
+	}
+	if n := held(); n != 0 {
+		t.Fatalf("%d headers remembered from refused tokens", n)
+	}
+	if _, err := f.auth.ValidateToken(context.Background(), f.sign(f.claims())); err != nil {
+		t.Fatal(err)
+	}
+	if n := held(); n != 1 {
+		t.Fatalf("%d headers remembered after a valid token, want 1", n)
+	}
+	// The remembered header does not let a forged signature under it through.
+	if _, err := f.auth.ValidateToken(context.Background(), signToken(t, claimsWith(f.claims(), map[string]any{"uti": "x"}), idpRSAKey(1), map[string]any{"kid": "key-0"})); !errors.Is(err, errSignature) {
+		t.Fatalf("a forged token under a remembered header: %v", err)
+	}
+	for i := range 2 * maxVerifiedHeaders {
+		f.auth.validator.headers.add([]byte(fmt.Sprint("header-", i)), joseHeader{})
+	}
+	if n := held(); n > maxVerifiedHeaders {
+		t.Errorf("%d headers remembered, bound %d", n, maxVerifiedHeaders)
+	}
+}

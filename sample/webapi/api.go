@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gin-identity/kit/gingraph"
 	"github.com/gin-identity/kit/ginidentity"
 )
 
 // apiOptions are what the routes need besides the configuration.
 type apiOptions struct {
-	// HTTPClient reaches Microsoft Entra ID (discovery and signing keys). nil: Go's default transport, which
-	// trusts the system's CAs or those of SSL_CERT_FILE.
+	// HTTPClient reaches Microsoft Entra ID (discovery, signing keys, tokens) and Microsoft Graph. nil: Go's
+	// default transport, which trusts the system's CAs or those of SSL_CERT_FILE.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 }
@@ -64,12 +65,30 @@ func newRouter(c *ginidentity.Config, opts apiOptions) (*gin.Engine, error) {
 		return nil, err
 	}
 
+	delegatedRead, err := ginidentity.RequireScopesFromConfig(c.AzureAd, "Read")
+	if err != nil {
+		return nil, err
+	}
+	me := &meHandler{logger: logger}
+	if len(c.AzureAd.Credentials()) == 0 {
+		logger.Warn("AzureAd has no client credential: GET /api/me, which calls Microsoft Graph on behalf of the caller, answers 501")
+	} else {
+		acquirer, err := ginidentity.NewTokenAcquirer(c, &ginidentity.AcquirerOptions{HTTPClient: opts.HTTPClient, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		if me.graph, err = gingraph.New(c, acquirer, &gingraph.Options{HTTPClient: opts.HTTPClient}); err != nil {
+			return nil, err
+		}
+	}
+
 	todos := &todoHandlers{store: newTodoStore()}
 	r := gin.New()
 	r.Use(gin.Recovery(), accessLog(logger))
 	api := r.Group("/api", auth.Middleware())
 	api.GET("/todolist", canRead, todos.list)
 	api.POST("/todolist", canWrite, todos.add)
+	api.GET("/me", delegatedRead, me.get) // a user's own profile: delegated scopes only
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "error_description": "no such route: see GET /api/todolist"})
 	})

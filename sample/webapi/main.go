@@ -5,6 +5,8 @@
 //	GET  /api/todolist   the caller's items (an app sees every item): ToDoList.Read or ToDoList.ReadWrite,
 //	                     or the app permission ToDoList.Read.All or ToDoList.ReadWrite.All
 //	POST /api/todolist   {"title": "..."} adds an item (201): ToDoList.ReadWrite or ToDoList.ReadWrite.All
+//	GET  /api/me         {"displayName": "..."}, the caller's name from Microsoft Graph, read on behalf of the
+//	                     caller (ToDoList.Read or ToDoList.ReadWrite; needs a client credential)
 //
 // A user sees and writes only their own items, keyed by tenant and object id.
 //
@@ -16,7 +18,9 @@
 //
 //   - Configured mode: appsettings.json in the working directory (or the file of -config) and the
 //     environment, with .NET's names: AzureAd__Instance, AzureAd__TenantId, AzureAd__ClientId, and so on.
-//     Any Entra-shaped issuer works; trust a private CA with SSL_CERT_FILE.
+//     Any Entra-shaped issuer works; trust a private CA with SSL_CERT_FILE. GET /api/me needs a client
+//     credential (AzureAd__ClientSecret, or AzureAd:ClientCredentials) and reads the MicrosoftGraph section
+//     (BaseUrl, Scopes; default https://graph.microsoft.com/v1.0 and User.Read).
 //
 // Run it in local mode, then against a tenant:
 //

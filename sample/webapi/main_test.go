@@ -291,6 +291,66 @@ func TestConfigurationErrors(t *testing.T) {
 	}
 }
 
+// GET /api/me reads the caller's name from Graph on behalf of the caller; a claims challenge from Graph is
+// answered by the API itself; app tokens and callers without a token are refused.
+func TestMe(t *testing.T) {
+	e := entratest.Start(t)
+	srv := startAPI(t, e)
+	me := srv.URL + "/api/me"
+	alice := userToken(t, e, entratest.Alice, "ToDoList.Read")
+	if r := call(t, "GET", me, alice, ""); r.status != 200 || string(r.body) != `{"displayName":"Alice Smith"}` {
+		t.Fatalf("alice: %d %s", r.status, r.body)
+	}
+	if r := call(t, "GET", me, userToken(t, e, entratest.Carol, "ToDoList.ReadWrite"), ""); r.status != 200 || string(r.body) != `{"displayName":"Carol Lee"}` {
+		t.Fatalf("carol: %d %s", r.status, r.body)
+	}
+	if _, err := e.RequireClaimsChallenge(entratest.Alice); err != nil {
+		t.Fatal(err)
+	}
+	if r := call(t, "GET", me, alice, ""); r.status != 200 || string(r.body) != `{"displayName":"Alice Smith"}` {
+		t.Fatalf("alice after a claims challenge: %d %s", r.status, r.body)
+	}
+	if r := call(t, "GET", me, daemonToken(t, e), ""); r.status != http.StatusForbidden {
+		t.Fatalf("the daemon: %d %s", r.status, r.body)
+	}
+	if r := call(t, "GET", me, "", ""); r.status != http.StatusUnauthorized {
+		t.Fatalf("no token: %d %s", r.status, r.body)
+	}
+}
+
+// When the API may not call Graph for the caller, the answer says what to do.
+func TestMeErrors(t *testing.T) {
+	e := entratest.Start(t)
+	alice := userToken(t, e, entratest.Alice, "ToDoList.Read")
+	for _, tc := range []struct {
+		name   string
+		edit   func(*ginidentity.Config)
+		status int
+		want   string
+	}{
+		{"a scope nobody consented to", func(c *ginidentity.Config) { c.MicrosoftGraph.Scopes = []string{"Mail.Read"} },
+			http.StatusForbidden, "consent to Mail.Read"},
+		{"no client credential", func(c *ginidentity.Config) { c.AzureAd.ClientSecret = "" }, http.StatusNotImplemented, "AzureAd:ClientCredentials"},
+		{"a wrong client secret", func(c *ginidentity.Config) { c.AzureAd.ClientSecret = "wrong" }, http.StatusBadGateway, "graph_unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := emulatorConfig(e)
+			tc.edit(cfg)
+			router, err := newRouter(cfg, apiOptions{HTTPClient: e.HTTPClient(), Logger: discardLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "/api/me", nil)
+			req.Header.Set("Authorization", "Bearer "+alice)
+			router.ServeHTTP(w, req)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.want) || strings.Contains(w.Body.String(), "eyJ") {
+				t.Fatalf("%d %s, want %d mentioning %q", w.Code, w.Body, tc.status, tc.want)
+			}
+		})
+	}
+}
+
 // lockedBuffer collects log output written from other goroutines.
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -351,6 +411,10 @@ func TestLocalMode(t *testing.T) {
 	if r := call(t, "GET", list, "", ""); r.status != http.StatusUnauthorized {
 		t.Errorf("no token in local mode: %d", r.status)
 	}
+	me := "http://" + ln.Addr().String() + "/api/me"
+	if r := call(t, "GET", me, userToken(t, e, entratest.Alice, "ToDoList.Read"), ""); r.status != 200 || string(r.body) != `{"displayName":"Alice Smith"}` {
+		t.Errorf("/api/me in local mode: %d %s", r.status, r.body)
+	}
 }
 
 // The program builds and runs as a program: configured through appsettings.json and AzureAd__* variables
@@ -386,7 +450,8 @@ func TestProgram(t *testing.T) {
 	}
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
-	cmd.Env = append(env, "PORT="+port, "SSL_CERT_FILE="+caFile, "AzureAd__TenantId="+entratest.ContosoTenantID)
+	cmd.Env = append(env, "PORT="+port, "SSL_CERT_FILE="+caFile, "AzureAd__TenantId="+entratest.ContosoTenantID,
+		"AzureAd__ClientSecret="+entratest.WebAPISecret, "MicrosoftGraph__BaseUrl="+e.GraphURL())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -414,6 +479,10 @@ func TestProgram(t *testing.T) {
 	}
 	if r := call(t, "GET", list, userToken(t, e, entratest.Carol, "ToDoList.Read"), ""); r.status != http.StatusUnauthorized {
 		t.Errorf("carol of fabrikam on contoso's single-tenant API: %d %s", r.status, r.body)
+	}
+	me := "http://127.0.0.1:" + port + "/api/me"
+	if r := call(t, "GET", me, userToken(t, e, entratest.Alice, "ToDoList.Read"), ""); r.status != 200 || string(r.body) != `{"displayName":"Alice Smith"}` {
+		t.Errorf("/api/me: %d %s; logs:\n%s", r.status, r.body, logs.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
