@@ -110,7 +110,7 @@ func NewTokenAcquirer(cfg *Config, opts *AcquirerOptions) (*TokenAcquirer, error
 		now:               opts.Now,
 		customClock:       opts.Now != nil,
 		userCacheLifetime: cmpOr(opts.UserCacheLifetime, DefaultUserCacheLifetime),
-		index:             newTokenIndex(cmpOr(opts.IndexEntries, DefaultIndexEntries)),
+		index:             newTokenIndex(cmpOr(opts.IndexEntries, DefaultIndexEntries), opts.Store == nil),
 		obo:               newOBOCache(cmpOr(opts.OnBehalfOfCacheEntries, DefaultOnBehalfOfCacheEntries)),
 	}
 	if a.logger == nil {
@@ -120,9 +120,13 @@ func NewTokenAcquirer(cfg *Config, opts *AcquirerOptions) (*TokenAcquirer, error
 		a.now = time.Now
 	}
 	if a.store == nil {
-		mem, err := tokencache.NewMemory(tokencache.MemoryOptions{Clock: opts.Now})
+		mo := opts.MemoryStore
+		if mo.Clock == nil {
+			mo.Clock = opts.Now
+		}
+		mem, err := tokencache.NewMemory(mo)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ginidentity: NewTokenAcquirer: AcquirerOptions.MemoryStore: %w", err)
 		}
 		a.store = mem
 	}
@@ -265,7 +269,7 @@ func (a *TokenAcquirer) TokenForApp(ctx context.Context, scope string, opts ...A
 		return Token{}, fmt.Errorf("ginidentity: TokenForApp(%q): app tokens come from one tenant, and the tenant is %q: pass WithTenant(tenant id) or set AzureAd:TenantId to your tenant", scope, tenant)
 	}
 	key := a.clientID + "_" + tenant + "_AppTokenCache" // MSAL's app partition key
-	sk := scopesKey([]string{scope})
+	sk := a.index.scopes.key([]string{scope})
 	if !o.forceRefresh && o.claims == "" && !a.naive.noIndex {
 		if tok, ok := a.fromIndex(ctx, key, "", sk); ok {
 			return tok, nil
@@ -347,7 +351,7 @@ func (a *TokenAcquirer) indexResult(cache *msalCache, key, tenant, sk string, re
 		return
 	}
 	seenKey, data, _ := cache.observed()
-	if seenKey != key || data == nil || a.removed.since(key, cache.started) {
+	if seenKey != key || data == nil {
 		return
 	}
 	tok := a.tokenFrom(res, tenant)
@@ -355,8 +359,8 @@ func (a *TokenAcquirer) indexResult(cache *msalCache, key, tenant, sk string, re
 	if !res.Metadata.RefreshOn.IsZero() {
 		refreshOn = res.Metadata.RefreshOn.Add(a.skew()).Unix()
 	}
-	a.index.put(key, data, res.AccessToken, indexedToken{tenant: tenant, scopes: sk, expires: tok.ExpiresOn.Unix(),
-		refreshOn: refreshOn, granted: tok.Scopes})
+	a.index.put(key, data, res.AccessToken, indexedToken{tenant: tenant, set: a.index.scopes.set(sk, tok.Scopes),
+		expires: tok.ExpiresOn.Unix(), refreshOn: refreshOn}, func() bool { return a.removed.since(key, cache.started) })
 }
 
 // userToken gets a token for the signed-in user whose tokens are in the partition homeAccountID: from the
@@ -366,7 +370,7 @@ func (a *TokenAcquirer) userToken(ctx context.Context, homeAccountID string, sco
 		return Token{}, &InteractionRequiredError{Scopes: scopes, Claims: o.claims,
 			Reason: "a claims challenge: the user must sign in again to satisfy it (MSAL Go cannot send claims with a refresh token)"}
 	}
-	sk := scopesKey(scopes)
+	sk := a.index.scopes.key(scopes)
 	if !o.forceRefresh && !a.naive.noIndex && a.naive.sharedClient == nil {
 		if tok, ok := a.fromIndex(ctx, homeAccountID, o.tenant, sk); ok {
 			return tok, nil
@@ -607,7 +611,7 @@ func (a *TokenAcquirer) RedeemCode(ctx context.Context, r RedeemRequest) (*Redem
 	if id == "" {
 		id, _, _ = cache.observed() // no ID token: the partition MSAL wrote is named after client_info
 	}
-	a.indexResult(cache, id, "", scopesKey(scopes), res)
+	a.indexResult(cache, id, "", a.index.scopes.key(scopes), res)
 	return &Redemption{IDToken: res.IDToken.RawToken, HomeAccountID: id, Token: a.tokenFrom(res, "")}, nil
 }
 
@@ -620,7 +624,7 @@ func (a *TokenAcquirer) RemoveUser(ctx context.Context, homeAccountID string) er
 	if a.naive.removeAccount {
 		return a.naiveRemoveAccount(ctx, homeAccountID)
 	}
-	a.removed.add(homeAccountID)
+	a.removed.add(homeAccountID) // before the index: see tokenIndex.put
 	a.index.drop(homeAccountID)
 	if err := a.store.Delete(ctx, homeAccountID); err != nil {
 		return fmt.Errorf("ginidentity: RemoveUser: delete the user's tokens: %w", err)

@@ -73,14 +73,14 @@ func TestTokenEndpointHangIsBoundedByTheContext(t *testing.T) {
 	}
 }
 
-// failingStore is a store that is down.
-type failingStore struct{}
+// acqFailingStore is a store that is down.
+type acqFailingStore struct{}
 
-var errStoreDown = errors.New("store is down")
+var acqErrStoreDown = errors.New("store is down")
 
-func (failingStore) Get(context.Context, string) ([]byte, error)          { return nil, errStoreDown }
-func (failingStore) Set(context.Context, string, []byte, time.Time) error { return errStoreDown }
-func (failingStore) Delete(context.Context, string) error                 { return errStoreDown }
+func (acqFailingStore) Get(context.Context, string) ([]byte, error)          { return nil, acqErrStoreDown }
+func (acqFailingStore) Set(context.Context, string, []byte, time.Time) error { return acqErrStoreDown }
+func (acqFailingStore) Delete(context.Context, string) error                 { return acqErrStoreDown }
 
 // TestStoreFailureIsAnError: when the store fails, the call fails with the store's error, and does not ask
 // the user to sign in again.
@@ -88,16 +88,16 @@ func TestStoreFailureIsAnError(t *testing.T) {
 	e := entratest.Start(t)
 	hc, _ := acqCountingClient(e)
 	web := acqNew(t, acqConfig(e, entratest.ContosoTenantID, entratest.WebAppClientID, entratest.WebAppSecret),
-		&AcquirerOptions{HTTPClient: hc, Store: tokencache.Store(failingStore{})})
+		&AcquirerOptions{HTTPClient: hc, Store: tokencache.Store(acqFailingStore{})})
 	_, err := web.TokenForUser(acqUserContext(t, e, entratest.Alice), graphUserRead)
 	var ire *InteractionRequiredError
-	if !errors.Is(err, errStoreDown) || errors.As(err, &ire) || !strings.Contains(err.Error(), "token cache") {
+	if !errors.Is(err, acqErrStoreDown) || errors.As(err, &ire) || !strings.Contains(err.Error(), "token cache") {
 		t.Errorf("TokenForUser: %v", err)
 	}
-	if _, err := web.TokenForApp(acqContext(t), acqGraphDefault); !errors.Is(err, errStoreDown) {
+	if _, err := web.TokenForApp(acqContext(t), acqGraphDefault); !errors.Is(err, acqErrStoreDown) {
 		t.Errorf("TokenForApp: %v", err)
 	}
-	if err := web.RemoveUser(acqContext(t), "x.y"); !errors.Is(err, errStoreDown) {
+	if err := web.RemoveUser(acqContext(t), "x.y"); !errors.Is(err, acqErrStoreDown) {
 		t.Errorf("RemoveUser: %v", err)
 	}
 }

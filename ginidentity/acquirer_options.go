@@ -28,8 +28,14 @@ type AcquirerOptions struct {
 	// HTTPClient sends every request to Microsoft Entra ID. nil means a client with a 30 second timeout.
 	HTTPClient *http.Client
 	// Store keeps the token cache: one partition per user (home account id), per app and tenant. It may be
-	// shared by every instance of the app (Redis). nil means a bounded in-memory store (tokencache.NewMemory).
+	// shared by every instance of the app (Redis): a cached token is then served only after the store shows
+	// the user's partition still holds it, so a sign-out on any instance takes effect at once. nil means a
+	// bounded in-memory store of the acquirer's own (tokencache.NewMemory): knowing every write to it, the
+	// acquirer serves cached tokens without reading it.
 	Store tokencache.Store
+	// MemoryStore bounds the acquirer's own in-memory store, used when Store is nil. Zero fields take
+	// tokencache's defaults; its Clock defaults to Now.
+	MemoryStore tokencache.MemoryOptions
 	// Logger receives warnings: a credential that could not be loaded or was refused. nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock of the acquirer's caches. nil means time.Now. MSAL Go reads the system clock itself, so

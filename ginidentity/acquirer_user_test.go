@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-identity/kit/ginidentity/entratest"
+	"github.com/gin-identity/kit/ginidentity/tokencache"
 )
 
 // The signed-in user of a web app: tokens from the sign-in's partition, refreshed with its refresh token.
@@ -248,4 +249,34 @@ func acqAuthorizeURL(t *testing.T, a *TokenAcquirer, r AuthorizeRequest) *url.UR
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestSignOutOnAnotherInstance: two instances of a web app share a store; the user signs out through one,
+// and the other, which served the user's token from its index a moment before, serves it no more.
+func TestSignOutOnAnotherInstance(t *testing.T) {
+	e := entratest.Start(t)
+	store, err := tokencache.NewMemory(tokencache.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, _ := acqWebApp(t, e, &AcquirerOptions{Store: store})
+	two, twoReqs := acqWebApp(t, e, &AcquirerOptions{Store: store})
+	red := acqSignIn(t, e, one, entratest.Alice, apiRead)
+	ctx := acqUserContext(t, e, entratest.Alice)
+	for range 2 {
+		tok, err := two.TokenForUser(ctx, apiRead)
+		if err != nil || tok.AccessToken != red.Token.AccessToken || !tok.FromCache || twoReqs.get("token") != 0 {
+			t.Fatalf("the other instance: %v, from cache %t", err, tok.FromCache)
+		}
+	}
+	if _, ok := two.index.lookup(red.HomeAccountID, "", scopesKey(apiRead)); !ok {
+		t.Fatal("the other instance did not index the token")
+	}
+	if err := one.RemoveUser(ctx, red.HomeAccountID); err != nil {
+		t.Fatal(err)
+	}
+	var ire *InteractionRequiredError
+	if _, err := two.TokenForUser(ctx, apiRead); !errors.As(err, &ire) {
+		t.Errorf("the other instance after sign-out: %v, want *InteractionRequiredError", err)
+	}
 }

@@ -8,8 +8,9 @@ import (
 )
 
 // Config is an app's identity configuration: the AzureAd, DownstreamApis and MicrosoftGraph sections of a
-// Microsoft.Identity.Web appsettings.json. Load it with LoadConfig, or build it as a literal and call one of
-// its Validate methods.
+// Microsoft.Identity.Web appsettings.json, and the TokenCache and Sessions sections that let many instances
+// of an app share their token cache and sessions in Redis. Load it with LoadConfig, or build it as a literal
+// and call one of its Validate methods.
 //
 // Printing a Config (fmt, slog) never shows a secret: ClientSecret, CertificatePassword and Base64EncodedValue
 // print as [redacted], and maps of free-form values (Extra, ExtraHeaderParameters, ...) print their keys only.
@@ -17,6 +18,8 @@ type Config struct {
 	AzureAd        AzureAdOptions                  `json:"AzureAd"`
 	DownstreamApis map[string]DownstreamAPIOptions `json:"DownstreamApis"`
 	MicrosoftGraph MicrosoftGraphOptions           `json:"MicrosoftGraph"`
+	TokenCache     TokenCacheOptions               `json:"TokenCache"`
+	Sessions       SessionsOptions                 `json:"Sessions"`
 
 	// sources maps a lower-case configuration path ("azuread:clientid") to where its value came from
 	// ("appsettings.json:4:17" or "environment variable AzureAd__ClientId"), so that a problem found by

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -40,6 +41,14 @@ func (g MicrosoftGraphOptions) GoString() string {
 	return "ginidentity.MicrosoftGraphOptions" + formatRedacted(g)
 }
 func (g MicrosoftGraphOptions) LogValue() slog.Value { return slog.StringValue(formatRedacted(g)) }
+func (t TokenCacheOptions) String() string           { return formatRedacted(t) }
+func (t TokenCacheOptions) GoString() string {
+	return "ginidentity.TokenCacheOptions" + formatRedacted(t)
+}
+func (t TokenCacheOptions) LogValue() slog.Value { return slog.StringValue(formatRedacted(t)) }
+func (s SessionsOptions) String() string         { return formatRedacted(s) }
+func (s SessionsOptions) GoString() string       { return "ginidentity.SessionsOptions" + formatRedacted(s) }
+func (s SessionsOptions) LogValue() slog.Value   { return slog.StringValue(formatRedacted(s)) }
 
 // String prints the plain list as [a b], the named groups as {Read:[a] Write:[b]}.
 func (p PermissionSet) String() string { return formatRedacted(p) }
@@ -81,9 +90,12 @@ func writeRedacted(b *strings.Builder, v reflect.Value) {
 				name = f.Name // Extra
 			}
 			b.WriteString(name + ":")
-			if f.Tag.Get("secret") == "true" {
+			switch f.Tag.Get("secret") {
+			case "true":
 				b.WriteString(redacted)
-			} else {
+			case "url": // a URL whose credentials are secret
+				b.WriteString(redactURL(fv.String()))
+			default:
 				writeRedacted(b, fv)
 			}
 		}
@@ -126,6 +138,8 @@ func writeRedacted(b *strings.Builder, v reflect.Value) {
 		}
 	case t.Kind() == reflect.String:
 		b.WriteString(v.String())
+	case t.Kind() == reflect.Int:
+		b.WriteString(strconv.FormatInt(v.Int(), 10))
 	case t.Kind() == reflect.Bool:
 		if v.Bool() {
 			b.WriteString("true")

@@ -21,7 +21,7 @@ const maxConfigFileSize = 4 << 20
 const maxEnvIndex = 999
 
 // configSections are the top-level sections the environment may override.
-var configSections = []string{"AzureAd", "DownstreamApis", "MicrosoftGraph"}
+var configSections = []string{"AzureAd", "DownstreamApis", "MicrosoftGraph", "TokenCache", "Sessions"}
 
 // LoadConfig reads the configuration file at path, applies the process environment over it and validates the
 // result, returning every problem at once (errors.Join of *ConfigError). With path "" it reads the
@@ -252,6 +252,20 @@ func (b *binder) bind(n *node, v reflect.Value, path string) {
 		default:
 			b.typeError(n, path, "true or false", "")
 		}
+	case t.Kind() == reflect.Int:
+		// A number in the file, or a string of digits from the environment.
+		if n.kind != numberNode && n.kind != stringNode {
+			b.typeError(n, path, "a whole number", "write it like 64")
+			return
+		}
+		i, err := strconv.ParseInt(strings.TrimSpace(n.text), 10, 0)
+		if err != nil {
+			b.failed[strings.ToLower(path)] = true
+			b.errs = append(b.errs, &ConfigError{Source: n.src, Field: path,
+				Problem: fmt.Sprintf("%q is not a whole number", n.text), Fix: "write it like 64"})
+			return
+		}
+		v.SetInt(i)
 	case t.Kind() == reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(t.Elem()))
@@ -264,6 +278,15 @@ func (b *binder) bind(n *node, v reflect.Value, path string) {
 			return
 		}
 		v.Set(reflect.ValueOf(list))
+		if n.kind == arrayNode { // where each entry came from, for messages about one of them
+			i := 0
+			for _, e := range n.elems {
+				if e.kind == stringNode {
+					b.sources[strings.ToLower(joinPath(path, strconv.Itoa(i)))] = e.src
+					i++
+				}
+			}
+		}
 	case t.Kind() == reflect.Slice:
 		if n.kind != arrayNode {
 			b.typeError(n, path, "an array", "write it like [ { ... } ]")

@@ -152,6 +152,7 @@ func (c *Config) validate(r role) error {
 		v.downstreamAPI("DownstreamApis:"+name, c.DownstreamApis[name])
 	}
 	v.serviceURL("MicrosoftGraph:BaseUrl", c.MicrosoftGraph.BaseURL)
+	v.stores(c)
 	return errors.Join(v.errs...)
 }
 

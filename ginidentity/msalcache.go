@@ -73,7 +73,7 @@ func (c *msalCache) Replace(ctx context.Context, u cache.Unmarshaler, hints cach
 	}
 	c.missed, c.key, c.data = false, hints.PartitionKey, data
 	if len(c.dropScopes) > 0 || c.shift != 0 {
-		if data, err = rewriteAccessTokens(data, -c.shift, c.dropScopes); err != nil {
+		if data, err = rewritePartition(data, partitionRewrite{shift: -c.shift, dropScopes: c.dropScopes}); err != nil {
 			return err
 		}
 	}
@@ -90,11 +90,10 @@ func (c *msalCache) Export(ctx context.Context, m cache.Marshaler, hints cache.E
 	if err != nil {
 		return fmt.Errorf("ginidentity: encode the token cache: %w", err)
 	}
-	if c.shift != 0 {
-		if data, err = rewriteAccessTokens(data, c.shift, nil); err != nil {
-			return err
-		}
+	if data, err = rewritePartition(data, partitionRewrite{shift: c.shift, dropIDTokens: true}); err != nil {
+		return err
 	}
+	c.a.index.drop(hints.PartitionKey) // the acquirer indexes the tokens of what it writes anew
 	expires, keep := c.a.partitionExpiry(data)
 	if !keep {
 		return c.a.store.Delete(ctx, hints.PartitionKey)
@@ -143,10 +142,20 @@ func (u *unixField) UnmarshalJSON(b []byte) error {
 // accessTokenTimes are the times MSAL stores with an access token, as Unix seconds.
 var accessTokenTimes = []string{"cached_at", "expires_on", "extended_expires_on", "refresh_on"}
 
-// rewriteAccessTokens moves the times of a partition's access tokens by shift seconds and removes those
-// covering dropScopes, leaving the rest of MSAL's JSON as it is: the refresh token stays, so MSAL gets new
-// access tokens with it.
-func rewriteAccessTokens(data []byte, shift int64, dropScopes []string) ([]byte, error) {
+// partitionRewrite says how to change a partition on its way between the store and MSAL.
+type partitionRewrite struct {
+	shift        int64    // move the access tokens' times by this many seconds
+	dropScopes   []string // remove the access tokens covering these scopes (a forced refresh)
+	dropIDTokens bool     // remove the ID tokens
+}
+
+// rewritePartition changes a partition, leaving the rest of MSAL's JSON as it is. Without the access
+// tokens it removes, MSAL gets new ones with the refresh token.
+//
+// The ID tokens are removed from what is stored: the acquirer never reads one back (RedeemCode returns the
+// sign-in's; the sign-in validated it and keeps its claims in the session), and it is a third of a
+// partition. MSAL keeps the account and serves silent calls without it.
+func rewritePartition(data []byte, r partitionRewrite) ([]byte, error) {
 	invalid := func(err error) ([]byte, error) {
 		return nil, fmt.Errorf("ginidentity: the token cache partition is not MSAL's JSON: %w", err)
 	}
@@ -154,38 +163,39 @@ func rewriteAccessTokens(data []byte, shift int64, dropScopes []string) ([]byte,
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return invalid(err)
 	}
-	var ats map[string]map[string]json.RawMessage
-	if raw, ok := doc["AccessToken"]; ok {
+	if r.dropIDTokens {
+		delete(doc, "IdToken")
+	}
+	if raw, ok := doc["AccessToken"]; ok && (r.shift != 0 || len(r.dropScopes) > 0) {
+		var ats map[string]map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &ats); err != nil {
 			return invalid(err)
 		}
-	}
-	for k, at := range ats {
-		var target string
-		if raw, ok := at["target"]; ok {
-			if err := json.Unmarshal(raw, &target); err != nil {
-				return invalid(err)
+		for k, at := range ats {
+			var target string
+			if raw, ok := at["target"]; ok {
+				if err := json.Unmarshal(raw, &target); err != nil {
+					return invalid(err)
+				}
 			}
-		}
-		if len(dropScopes) > 0 && coversScopes(target, dropScopes) {
-			delete(ats, k)
-			continue
-		}
-		for _, name := range accessTokenTimes {
-			raw, ok := at[name]
-			if !ok || shift == 0 {
+			if len(r.dropScopes) > 0 && coversScopes(target, r.dropScopes) {
+				delete(ats, k)
 				continue
 			}
-			var t unixField
-			if err := json.Unmarshal(raw, &t); err != nil {
-				return invalid(err)
-			}
-			if t != 0 {
-				at[name], _ = json.Marshal(strconv.FormatInt(int64(t)+shift, 10))
+			for _, name := range accessTokenTimes {
+				raw, ok := at[name]
+				if !ok || r.shift == 0 {
+					continue
+				}
+				var t unixField
+				if err := json.Unmarshal(raw, &t); err != nil {
+					return invalid(err)
+				}
+				if t != 0 {
+					at[name], _ = json.Marshal(strconv.FormatInt(int64(t)+r.shift, 10))
+				}
 			}
 		}
-	}
-	if ats != nil {
 		raw, err := json.Marshal(ats)
 		if err != nil {
 			return nil, err

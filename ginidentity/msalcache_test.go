@@ -15,14 +15,17 @@ import (
 	"github.com/gin-identity/kit/ginidentity/tokencache"
 )
 
-// recorder is an MSAL cache: what Replace loads into it, and what Export takes from it.
-type recorder struct {
+// acqRecorder is an MSAL cache: what Replace loads into it, and what Export takes from it.
+type acqRecorder struct {
 	loaded [][]byte
 	data   []byte
 }
 
-func (r *recorder) Unmarshal(b []byte) error { r.loaded = append(r.loaded, bytes.Clone(b)); return nil }
-func (r *recorder) Marshal() ([]byte, error)  { return r.data, nil }
+func (r *acqRecorder) Unmarshal(b []byte) error {
+	r.loaded = append(r.loaded, bytes.Clone(b))
+	return nil
+}
+func (r *acqRecorder) Marshal() ([]byte, error) { return r.data, nil }
 
 // acqBareAcquirer is an acquirer for the cache adapter's tests: no network is involved.
 func acqBareAcquirer(t *testing.T, store tokencache.Store, now func() time.Time) *TokenAcquirer {
@@ -55,7 +58,7 @@ func TestMSALCacheReplace(t *testing.T) {
 	for _, naive := range []bool{false, true} {
 		c := a.newCache(nil)
 		c.naive = naive
-		var r recorder
+		var r acqRecorder
 		if err := c.Replace(ctx, &r, cache.ReplaceHints{PartitionKey: "alice"}); err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +80,7 @@ func TestMSALCacheReplace(t *testing.T) {
 	}
 
 	t.Run("an empty key is a miss", func(t *testing.T) {
-		var r recorder
+		var r acqRecorder
 		if err := a.newCache(nil).Replace(ctx, &r, cache.ReplaceHints{}); err != nil || string(r.loaded[0]) != "{}" {
 			t.Errorf("Replace(\"\"): %v, loaded %q", err, r.loaded)
 		}
@@ -86,14 +89,14 @@ func TestMSALCacheReplace(t *testing.T) {
 	t.Run("a store error is an error", func(t *testing.T) {
 		canceled, cancel := context.WithCancel(ctx)
 		cancel()
-		err := a.newCache(nil).Replace(canceled, &recorder{}, cache.ReplaceHints{PartitionKey: "alice"})
+		err := a.newCache(nil).Replace(canceled, &acqRecorder{}, cache.ReplaceHints{PartitionKey: "alice"})
 		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "read the token cache") {
 			t.Errorf("error %v", err)
 		}
 	})
 
 	t.Run("force refresh hides the access tokens for the scopes", func(t *testing.T) {
-		var r recorder
+		var r acqRecorder
 		c := a.newCache([]string{"SCOPE.A"})
 		if err := c.Replace(ctx, &r, cache.ReplaceHints{PartitionKey: "alice"}); err != nil {
 			t.Fatal(err)
@@ -104,7 +107,7 @@ func TestMSALCacheReplace(t *testing.T) {
 		if _, data, _ := c.observed(); !bytes.Equal(data, alice) {
 			t.Error("the observed bytes are not the store's")
 		}
-		r = recorder{}
+		r = acqRecorder{}
 		if err := a.newCache([]string{"other.scope"}).Replace(ctx, &r, cache.ReplaceHints{PartitionKey: "alice"}); err != nil || !bytes.Contains(r.loaded[0], []byte("at-secret")) {
 			t.Errorf("forcing other scopes hid this token: %v %s", err, r.loaded[0])
 		}
@@ -133,7 +136,7 @@ func TestMSALCacheExport(t *testing.T) {
 				t.Errorf("expiry %v keep %t, want %v %t", exp, keep, c.wantExp, c.wantKept)
 			}
 			_ = store.Set(ctx, "p", []byte("old"), now.Add(time.Hour))
-			if err := a.newCache(nil).Export(ctx, &recorder{data: c.data}, cache.ExportHints{PartitionKey: "p"}); err != nil {
+			if err := a.newCache(nil).Export(ctx, &acqRecorder{data: c.data}, cache.ExportHints{PartitionKey: "p"}); err != nil {
 				t.Fatal(err)
 			}
 			got, err := store.Get(ctx, "p")
@@ -144,7 +147,7 @@ func TestMSALCacheExport(t *testing.T) {
 	}
 
 	t.Run("an empty key writes nothing", func(t *testing.T) {
-		if err := a.newCache(nil).Export(ctx, &recorder{data: []byte(`{"x":1}`)}, cache.ExportHints{}); err != nil {
+		if err := a.newCache(nil).Export(ctx, &acqRecorder{data: []byte(`{"x":1}`)}, cache.ExportHints{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := store.Get(ctx, ""); err == nil {
@@ -157,13 +160,13 @@ func TestMSALCacheExport(t *testing.T) {
 		if err := a.RemoveUser(ctx, "u.t"); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Export(ctx, &recorder{data: acqPartition("s", now.Add(time.Hour), true)}, cache.ExportHints{PartitionKey: "u.t"}); err != nil {
+		if err := c.Export(ctx, &acqRecorder{data: acqPartition("s", now.Add(time.Hour), true)}, cache.ExportHints{PartitionKey: "u.t"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := store.Get(ctx, "u.t"); !errors.Is(err, tokencache.ErrNotFound) {
 			t.Errorf("the call that started before RemoveUser wrote the partition back: %v", err)
 		}
-		if err := a.newCache(nil).Export(ctx, &recorder{data: acqPartition("s", now.Add(time.Hour), true)}, cache.ExportHints{PartitionKey: "u.t"}); err != nil {
+		if err := a.newCache(nil).Export(ctx, &acqRecorder{data: acqPartition("s", now.Add(time.Hour), true)}, cache.ExportHints{PartitionKey: "u.t"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := store.Get(ctx, "u.t"); err != nil {
@@ -172,10 +175,10 @@ func TestMSALCacheExport(t *testing.T) {
 	})
 }
 
-func TestRewriteAccessTokens(t *testing.T) {
+func TestRewritePartition(t *testing.T) {
 	exp := time.Unix(1_800_000_000, 0)
 	data := acqPartition("api://x/Read api://x/Write", exp, true)
-	got, err := rewriteAccessTokens(data, 3600, nil)
+	got, err := rewritePartition(data, partitionRewrite{shift: 3600})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +196,7 @@ func TestRewriteAccessTokens(t *testing.T) {
 		scopes []string
 		drop   bool
 	}{{[]string{"API://X/READ"}, true}, {[]string{"api://x/Read", "api://x/Write"}, true}, {[]string{"api://x/Delete"}, false}} {
-		got, err := rewriteAccessTokens(data, 0, c.scopes)
+		got, err := rewritePartition(data, partitionRewrite{dropScopes: c.scopes})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +204,7 @@ func TestRewriteAccessTokens(t *testing.T) {
 			t.Errorf("scopes %v: dropped %t", c.scopes, dropped)
 		}
 	}
-	if _, err := rewriteAccessTokens([]byte("not json"), 1, nil); err == nil {
+	if _, err := rewritePartition([]byte("not json"), partitionRewrite{shift: 1}); err == nil {
 		t.Error("no error for a partition that is not JSON")
 	}
 }

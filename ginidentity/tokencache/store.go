@@ -34,6 +34,11 @@ type Store interface {
 // errors.Is.
 var ErrNotFound = errors.New("tokencache: entry not found")
 
+// ErrUnavailable is wrapped by the errors of a store that cannot reach its backend in time (a Redis that is
+// down or unreachable): unlike other errors, the same call may succeed shortly. Web apps answer such a
+// request with 503 Service Unavailable. Test with errors.Is.
+var ErrUnavailable = errors.New("tokencache: store unavailable")
+
 // CheckSet returns the error a Store should return from Set for an empty key or a zero expiresAt, and nil
 // otherwise. Store implementations call it first so that every store rejects the same input the same way.
 func CheckSet(key string, expiresAt time.Time) error {

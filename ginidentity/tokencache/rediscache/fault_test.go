@@ -141,8 +141,8 @@ func TestRedisFailureFailsRequestsThenResumes(t *testing.T) {
 				"Delete":          func() error { return s.Delete(ctx, "alice") },
 			} {
 				err := withinTimeout(t, op)
-				if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), p.addr()) {
-					t.Errorf("%s with Redis %s: %v, want ErrUnavailable naming %s", name, mode, err, p.addr())
+				if !errors.Is(err, ErrUnavailable) || !errors.Is(err, tokencache.ErrUnavailable) || !strings.Contains(err.Error(), p.addr()) {
+					t.Errorf("%s with Redis %s: %v, want ErrUnavailable (and tokencache's) naming %s", name, mode, err, p.addr())
 				}
 			}
 			if !strings.Contains(log.String(), "Redis is unreachable") {

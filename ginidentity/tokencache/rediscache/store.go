@@ -18,8 +18,14 @@ import (
 )
 
 // ErrUnavailable is wrapped by the errors of operations that Redis did not complete within Options.Timeout
-// (or refused): test with errors.Is. The message names the Redis address and the cause.
-var ErrUnavailable = errors.New("rediscache: Redis unavailable")
+// (or refused): test with errors.Is. The message names the Redis address and the cause. It is also a
+// tokencache.ErrUnavailable, which is what store-agnostic code tests for.
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string        { return "rediscache: Redis unavailable" }
+func (unavailableError) Is(target error) bool { return target == tokencache.ErrUnavailable }
 
 // Store is a tokencache.Store in Redis, shared by every instance of an app. Each partition is one Redis
 // string under Options.Prefix + key, expiring at the entry's expiresAt.
