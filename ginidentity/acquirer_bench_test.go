@@ -91,7 +91,9 @@ func benchJWT(oid string, n int64, payloadSize int) string {
 	return "eyJhbGciOiJSUzI1NiIsImtpZCI6ImJlbmNoIiwidHlwIjoiSldUIn0." + base64.RawURLEncoding.EncodeToString(p) + "." + benchSignature
 }
 
-func benchRefreshToken(oid string) string { return "1." + oid + "." + rand.Text() + rand.Text() + rand.Text() }
+func benchRefreshToken(oid string) string {
+	return "1." + oid + "." + rand.Text() + rand.Text() + rand.Text()
+}
 
 // benchFixture is an acquirer whose store holds n users' partitions, each user's token indexed.
 type benchFixture struct {
@@ -155,7 +157,9 @@ func getBenchFixture(b *testing.B, n int, shared bool) *benchFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var tp struct{ AccessToken, RefreshToken map[string]struct{ Secret string } }
+	var tp struct {
+		AccessToken, RefreshToken map[string]struct{ Secret string }
+	}
 	if err := json.Unmarshal(template, &tp); err != nil || len(tp.AccessToken) != 1 || len(tp.RefreshToken) != 1 {
 		b.Fatalf("template partition: %v", err)
 	}

@@ -144,7 +144,9 @@ func redactTokens(s string) string { return jwtPattern.ReplaceAllString(s, "[tok
 // redactedError keeps an error's chain for errors.Is/As but prints its message without tokens.
 type redactedError struct{ err error }
 
-func (r redactedError) Error() string { return redactTokens(r.err.Error()) }
+func (r redactedError) Error() string {
+	return strings.Join(strings.Fields(redactTokens(r.err.Error())), " ") // MSAL's messages span lines
+}
 func (r redactedError) Unwrap() error { return r.err }
 
 // describeMSALError wraps an error of MSAL Go: the token endpoint's answer when there is one, the error with
