@@ -106,10 +106,7 @@ func TestRedisRestartFailRequests(t *testing.T) {
 	raw, prefix := requireRedis(t, rs.addr())
 	e := entratest.Start(t)
 	cfg := scaleOutConfig(e, rs.addr(), prefix, randomKey())
-	keys, _ := ginidentity.ParseSessionKeys(randomKey())
-	a := startInstance(t, "A", e, cfg, keys)
-	b := startInstance(t, "B", e, cfg, keys)
-	proxy := startProxy(t, a, b)
+	a, b, proxy := startCluster(t, e, cfg)
 	alice := newPinnedClient(t, e)
 	alice.on("A").through(alice.do("GET", proxy+"/profile", nil), entratest.Alice)
 	if p := alice.on("B").through(alice.do("GET", proxy+"/mail", nil), entratest.Alice); !strings.Contains(p.body, aliceMailbox) {
@@ -198,10 +195,7 @@ func TestRedisRestartServeStaleFromL1(t *testing.T) {
 	cfg := scaleOutConfig(e, rs.addr(), prefix, randomKey())
 	cfg.TokenCache.WhenRedisFails = ginidentity.ServeStaleFromL1
 	cfg.Sessions = ginidentity.SessionsOptions{} // sealed cookies
-	keys, _ := ginidentity.ParseSessionKeys(randomKey())
-	a := startInstance(t, "A", e, cfg, keys)
-	b := startInstance(t, "B", e, cfg, keys)
-	proxy := startProxy(t, a, b)
+	a, b, proxy := startCluster(t, e, cfg)
 	alice := newPinnedClient(t, e)
 	alice.on("A").through(alice.do("GET", proxy+"/mail", nil), entratest.Alice)
 	if p := alice.on("B").do("GET", proxy+"/mail", nil); !strings.Contains(p.body, aliceMailbox) { // B's L1 gets a copy
