@@ -9,18 +9,23 @@ package ginidentity
 //	benchstat -col /users a.txt b.txt
 //
 // Figures (medians of 6) on the 2-core development machine (Intel Xeon, Go 1.26, GOMAXPROCS=1, shared with
-// other work: load average 3), each op one request of one user, its claims built as the sign-in middleware
-// builds them:
+// other work: load average 3 to 4), each op one request of one user, its claims built as the sign-in
+// middleware builds them:
 //
 //	                                  users=1     users=100000   ratio
-//	UserTokenCached (the index)       2.25 µs     2.23 µs        ~1.0 (p=1.00)   goals: ≤ 1.5× and < 20 µs
-//	UserTokenCachedSharedStore        2.85 µs     5.54 µs        1.94            a store of the app's own: read per hit
-//	UserTokenCachedMSAL (no index)    90 µs       138 µs         1.52            MSAL decodes the partition per call
-//	UserTokenWrite (forced refresh)   646 µs      561 µs         ~1.0 (p=0.70)   goal: flat
-//	FloorStoreGet (3.4 KB partition)  0.99 µs     2.43 µs        2.45
-//	FloorRequestClaims                0.70 µs     0.85 µs        1.22
+//	UserTokenCached (the index)       1.44 µs     2.19 µs        1.52          goals: ≤ 1.5× and < 20 µs
+//	UserTokenCachedSharedStore        2.79 µs     5.44 µs        1.95          a store of the app's own: read per hit
+//	UserTokenCachedMSAL (no index)    91.5 µs     91.0 µs        ~1.0 (p=1)    MSAL decodes the partition per call
+//	UserTokenWrite (forced refresh)   450 µs      449 µs         ~1.0 (p=0.94) goal: flat
+//	FloorStoreGet (3.4 KB partition)  0.99 µs     2.53 µs        2.55
+//	FloorRequestClaims                0.81 µs     0.81 µs        ~1.0
 //
-//	memory: 6,320 B per cached user (heap after 100,000 partitions of 3,481 B and their index entries),
+// UserTokenCached varies from run to run with the machine's load, at users=1 mostly: two other runs of 6
+// and 10 gave 2.25 µs against 2.23 µs (p=1) and 1.99 µs against 2.09 µs (1.05×). What grows with the
+// users is memory latency: an index lookup alone costs 50 ns with one user and 500 ns with 100,000, whose
+// entries lie across a 600 MB heap.
+//
+//	memory: 6,240 B per cached user (heap after 100,000 partitions of 3,481 B and their index entries),
 //	goal ≤ 8 KB; 1.2 KB and 11 allocations per cached-token request, 1.1 KB and 7 of them the claims'.
 //
 // The partitions are written directly into the store, each made from one partition the acquirer wrote
