@@ -131,6 +131,16 @@ func (c *Config) sessionsRedisAddress() string {
 	return c.TokenCache.RedisAddress
 }
 
+// sessionsTimeout is Sessions:OperationTimeout, or TokenCache:OperationTimeout, or the default.
+func (c *Config) sessionsTimeout() time.Duration {
+	for _, s := range []string{c.Sessions.OperationTimeout, c.TokenCache.OperationTimeout} {
+		if d, err := parseTimeout(s); s != "" && err == nil {
+			return d
+		}
+	}
+	return DefaultStoreOperationTimeout
+}
+
 // tokenCacheKeyPrefix and sessionsKeyPrefix are the configured prefixes, or the defaults naming the app.
 func (c *Config) tokenCacheKeyPrefix() string {
 	if c.TokenCache.KeyPrefix != "" {

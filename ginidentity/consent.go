@@ -15,7 +15,8 @@ import (
 // them yet (or must sign in again: revoked refresh token, conditional access, tokens evicted from the cache),
 // the browser is sent to the authorize endpoint asking for them, and comes back to the page; a script gets
 // 401 with WWW-Authenticate naming the scopes. Nobody signed in is sent to sign in, asked for the scopes at
-// once. The handler's own TokenForUser call with these scopes is then served from the cache.
+// once. The handler's own TokenForUser call with these scopes is then served from the cache. When the
+// session store or the token cache is down, the request gets 503 Service Unavailable.
 //
 // This is for scopes of APIs the web app calls (delegated permissions it requests); the package-level
 // RequireScopes checks the scopes of the token a web API receives.
@@ -40,6 +41,9 @@ func (a *WebApp) RequireScopes(scopes ...string) gin.HandlerFunc {
 			return
 		}
 		if a.authenticate(c) == nil {
+			if a.sessionUnavailable(c) {
+				return
+			}
 			a.challenge(c, signInRequest{returnURL: currentReturnURL(c.Request), scopes: scopes}, "login_required", "sign-in required")
 			return
 		}
@@ -51,6 +55,10 @@ func (a *WebApp) RequireScopes(scopes ...string) gin.HandlerFunc {
 			return
 		}
 		if Challenge(c, err) {
+			return
+		}
+		if storeUnavailable(err) {
+			a.unavailable(c, err)
 			return
 		}
 		_ = c.Error(err)

@@ -13,11 +13,15 @@ import (
 // ClaimsFrom(c). Otherwise a browser navigating to the page is sent to sign in and comes back to it, while
 // a script (fetch or XMLHttpRequest: Sec-Fetch-Mode other than navigate, X-Requested-With, or an Accept
 // header asking for JSON rather than HTML) gets 401 with a JSON body holding the sign-in URL to navigate to:
-// a redirect to the identity provider is of no use to it.
+// a redirect to the identity provider is of no use to it. When the session store is down, the request gets
+// 503 Service Unavailable instead (see ErrSessionStoreUnavailable).
 func (a *WebApp) RequireSignIn() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if a.authenticate(c) != nil {
 			c.Next()
+			return
+		}
+		if a.sessionUnavailable(c) {
 			return
 		}
 		a.challenge(c, signInRequest{returnURL: currentReturnURL(c.Request)}, "login_required", "sign-in required")

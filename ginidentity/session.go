@@ -12,6 +12,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-contrib/sessions/cookie"
 	"github.com/go-json-experiment/json"
+	"github.com/gorilla/securecookie"
 	gsessions "github.com/gorilla/sessions"
 )
 
@@ -77,24 +78,44 @@ func (m *sessionManager) options(secure bool, maxAge int) *gsessions.Options {
 }
 
 // load returns the request's session and its signed-in user, nil when there is none, it has expired or
-// cannot be read (a cookie sealed with a retired key, a store that lost it).
-func (m *sessionManager) load(r *http.Request) (*gsessions.Session, *sessionUser) {
+// cannot be read (a cookie sealed with a retired key, a store that lost it). The error, wrapping
+// ErrSessionStoreUnavailable, says that the store itself failed (a Redis that is down): whether a user is
+// signed in is then unknown.
+func (m *sessionManager) load(r *http.Request) (*gsessions.Session, *sessionUser, error) {
 	s, err := m.store.New(r, m.name)
+	if err != nil && !isCookieError(err) {
+		return s, nil, storeError("reading the session", err)
+	}
 	if err != nil || s == nil {
-		return s, nil
+		return s, nil, nil
 	}
 	raw, ok := s.Values[sessionValueKey].(string)
 	if !ok {
-		return s, nil
+		return s, nil, nil
 	}
 	var u sessionUser
 	if json.Unmarshal([]byte(raw), &u) != nil || u.ID == "" || u.Claims == nil {
-		return s, nil
+		return s, nil, nil
 	}
 	if !m.now().Before(time.Unix(u.Expires, 0)) {
-		return s, nil
+		return s, nil, nil
 	}
-	return s, &u
+	return s, &u, nil
+}
+
+// isCookieError reports whether a session store's error is about the request's cookie (forged, expired,
+// sealed with a retired key: the user is simply not signed in) rather than about the store.
+func isCookieError(err error) bool {
+	var ce securecookie.Error
+	return errors.As(err, &ce)
+}
+
+// storeError wraps an error of the session store, other than about a cookie, in ErrSessionStoreUnavailable.
+func storeError(what string, err error) error {
+	if isCookieError(err) {
+		return fmt.Errorf("ginidentity: session: %s: %w", what, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrSessionStoreUnavailable, what, err)
 }
 
 // start ends the request's session, if any, and starts a new one for the user, so that a session id (or
@@ -106,11 +127,15 @@ func (m *sessionManager) start(w http.ResponseWriter, r *http.Request, claims ma
 	if err != nil {
 		return nil, fmt.Errorf("ginidentity: session: %w", err)
 	}
-	if old, err := m.store.New(r, m.name); err == nil && old != nil && !old.IsNew {
+	old, err := m.store.New(r, m.name)
+	switch {
+	case err != nil && !isCookieError(err):
+		return nil, storeError("reading the previous session", err)
+	case err == nil && old != nil && !old.IsNew:
 		// Delete the old session from a server-side store; its cookie is replaced by the new one below.
 		old.Options = m.options(secure, -1)
 		if err := m.store.Save(r, headerSink{}, old); err != nil {
-			return nil, fmt.Errorf("ginidentity: session: ending the previous session: %w", err)
+			return nil, storeError("ending the previous session", err)
 		}
 	}
 	s := gsessions.NewSession(m.store, m.name)
@@ -118,7 +143,7 @@ func (m *sessionManager) start(w http.ResponseWriter, r *http.Request, claims ma
 	s.Options = m.options(secure, int(m.lifetime/time.Second))
 	s.Values[sessionValueKey] = string(payload)
 	if err := m.store.Save(r, w, s); err != nil {
-		return nil, fmt.Errorf("ginidentity: session: saving the new session: %w", err)
+		return nil, storeError("saving the new session", err)
 	}
 	return u, nil
 }
@@ -132,7 +157,7 @@ func (m *sessionManager) end(w http.ResponseWriter, r *http.Request, secure bool
 	clear(s.Values)
 	s.Options = m.options(secure, -1)
 	if err := m.store.Save(r, w, s); err != nil {
-		return fmt.Errorf("ginidentity: session: ending the session: %w", err)
+		return storeError("ending the session", err)
 	}
 	return nil
 }

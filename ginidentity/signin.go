@@ -220,6 +220,10 @@ func (a *WebApp) handleCallback(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), a.redemptionTimeout)
 	defer cancel()
 	red, err := a.acquirer.RedeemCode(ctx, RedeemRequest{Code: code, RedirectURI: flow.RedirectURI, Scopes: flow.Scopes, CodeVerifier: flow.Verifier})
+	if storeUnavailable(err) {
+		a.unavailable(c, err)
+		return
+	}
 	if err != nil {
 		a.fail(c, http.StatusBadRequest, fmt.Errorf("%w: redeeming the code: %w", ErrSignInFailed, err))
 		return
@@ -240,7 +244,11 @@ func (a *WebApp) handleCallback(c *gin.Context) {
 		return
 	}
 	if _, err := a.sessions.start(c.Writer, c.Request, claims, a.isHTTPS(c.Request)); err != nil {
-		a.fail(c, http.StatusInternalServerError, err)
+		if storeUnavailable(err) {
+			a.unavailable(c, err)
+		} else {
+			a.fail(c, http.StatusInternalServerError, err)
+		}
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -262,11 +270,15 @@ func (a *WebApp) signedInClaims(ctx context.Context, red *Redemption, nonce stri
 // handleSignOut serves SignOutPath[?returnUrl=/page]: it ends the session, removes the user's tokens from the
 // cache and sends the browser through the identity provider's end-session endpoint, which signs the user
 // out there and comes back to AzureAd:SignedOutCallbackPath, then to returnUrl (a local path, default /).
+//
+// When the session store or the token cache is down, it answers 503 and leaves the session as it is, so
+// that signing out again once the store is back removes both the session and the tokens: a sign-out that
+// removed only one of them, or was sent to the identity provider anyway, would leave the user signed in here.
 func (a *WebApp) handleSignOut(c *gin.Context) {
-	_, u := a.sessions.load(c.Request)
-	if err := a.sessions.end(c.Writer, c.Request, a.isHTTPS(c.Request)); err != nil {
-		a.logger.Warn("ginidentity: sign-out: the session could not be ended", "err", err)
-		_ = c.Error(err)
+	_, u, err := a.sessions.load(c.Request)
+	if err != nil {
+		a.unavailable(c, err)
+		return
 	}
 	q := url.Values{
 		"post_logout_redirect_uri": {a.absoluteURL(c.Request, a.signedOutPath)},
@@ -276,13 +288,23 @@ func (a *WebApp) handleSignOut(c *gin.Context) {
 		cl := NewClaims(u.Claims, "")
 		ctx, cancel := context.WithTimeout(c.Request.Context(), a.redemptionTimeout)
 		defer cancel()
-		if err := a.acquirer.RemoveUser(ctx, cl.HomeAccountID()); err != nil {
+		if err := a.acquirer.RemoveUser(ctx, cl.HomeAccountID()); storeUnavailable(err) {
+			a.unavailable(c, err)
+			return
+		} else if err != nil {
 			a.logger.Warn("ginidentity: sign-out: the user's tokens could not be removed from the cache", "err", err)
 			_ = c.Error(err)
 		}
 		if hint, ok := ClaimAs[string](cl, "login_hint"); ok {
 			q.Set("logout_hint", hint)
 		}
+	}
+	if err := a.sessions.end(c.Writer, c.Request, a.isHTTPS(c.Request)); storeUnavailable(err) {
+		a.unavailable(c, err)
+		return
+	} else if err != nil {
+		a.logger.Warn("ginidentity: sign-out: the session could not be ended", "err", err)
+		_ = c.Error(err)
 	}
 	returnURL, _ := localReturnURL(c.Query("returnUrl"))
 	q.Set("state", a.sealer.seal("signout", []byte(returnURL), a.now().Add(a.flowLifetime)))

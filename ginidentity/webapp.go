@@ -283,20 +283,28 @@ func (a *WebApp) Middleware() gin.HandlerFunc {
 }
 
 // webAppKey holds the *WebApp that authenticated the request; sessionUserKey its *sessionUser (nil when
-// nobody is signed in).
+// nobody is signed in); sessionErrKey the error of a session store that failed (nil otherwise).
 var (
 	webAppKey      = &contextKey{"webapp"}
 	sessionUserKey = &contextKey{"webapp-user"}
+	sessionErrKey  = &contextKey{"webapp-session-error"}
 )
 
-// authenticate reads the session once per request and puts the user's claims in the contexts.
+// authenticate reads the session once per request and puts the user's claims in the contexts. When the
+// session store fails, nobody is signed in for this request and the error is kept for sessionUnavailable:
+// a public page still renders, a page needing the user answers 503.
 func (a *WebApp) authenticate(c *gin.Context) *sessionUser {
 	if v, ok := c.Get(sessionUserKey); ok {
 		u, _ := v.(*sessionUser)
 		return u
 	}
 	c.Set(webAppKey, a)
-	_, u := a.sessions.load(c.Request)
+	_, u, err := a.sessions.load(c.Request)
+	if err != nil {
+		_ = c.Error(err)
+		a.logger.Warn("ginidentity: the session could not be read", "err", err)
+		c.Set(sessionErrKey, err)
+	}
 	c.Set(sessionUserKey, u)
 	if u != nil {
 		setRequestClaims(c, NewClaims(u.Claims, ""))

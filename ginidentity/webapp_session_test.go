@@ -120,7 +120,7 @@ func testSessionRenewed(t *testing.T, store sessions.Store, gone func(*http.Cook
 	if planted == nil {
 		t.Fatal("no session cookie after sign-in")
 	}
-	_, before := ta.app.sessions.load(sessionRequest(planted))
+	_, before, _ := ta.app.sessions.load(sessionRequest(planted))
 	if before == nil {
 		t.Fatal("the session cookie does not load")
 	}
@@ -140,7 +140,7 @@ func testSessionRenewed(t *testing.T, store sessions.Store, gone func(*http.Cook
 	if renewed.Value == planted.Value {
 		t.Fatal("the session cookie did not change at sign-in")
 	}
-	_, after := ta.app.sessions.load(sessionRequest(renewed))
+	_, after, _ := ta.app.sessions.load(sessionRequest(renewed))
 	if after == nil || after.ID == before.ID {
 		t.Fatalf("session id before %q, after %+v: want a new one", before.ID, after)
 	}
@@ -148,7 +148,7 @@ func testSessionRenewed(t *testing.T, store sessions.Store, gone func(*http.Cook
 		if !gone(planted) {
 			t.Fatal("the store still holds the session from before sign-in")
 		}
-		if _, u := ta.app.sessions.load(sessionRequest(planted)); u != nil {
+		if _, u, _ := ta.app.sessions.load(sessionRequest(planted)); u != nil {
 			t.Fatal("the session from before sign-in still loads")
 		}
 	}
@@ -199,7 +199,7 @@ func TestSessionCookie(t *testing.T) {
 	if del := p.rawSetCookie(stateCookie(t, start).Name); !strings.Contains(del, "Max-Age=0") {
 		t.Errorf("the state cookie was not deleted: %q", del)
 	}
-	_, u := ta.app.sessions.load(sessionRequest(b.cookie(ta.base, DefaultSessionName)))
+	_, u, _ := ta.app.sessions.load(sessionRequest(b.cookie(ta.base, DefaultSessionName)))
 	if u == nil {
 		t.Fatal("session does not load")
 	}

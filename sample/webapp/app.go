@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 	"github.com/gin-identity/kit/ginidentity"
+	"github.com/gin-identity/kit/ginidentity/tokencache"
 )
 
 // mailRead is the delegated permission the mail page needs: asked when the user first opens the page.
@@ -26,6 +28,10 @@ type appOptions struct {
 	Logger     *slog.Logger
 	// SessionKeys seal the session cookies; empty: keys generated for this process (development only).
 	SessionKeys [][]byte
+	// TokenCache and SessionStore are where users' tokens and sessions live (nil: this process's memory and
+	// sealed cookies); see stores.go.
+	TokenCache   tokencache.Store
+	SessionStore sessions.Store
 }
 
 // webApp is the sample: three pages and the sign-in routes.
@@ -45,7 +51,13 @@ func newRouter(cfg *ginidentity.Config, o appOptions) (*gin.Engine, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	acquirer, err := newAcquirer(cfg, o)
+	if err != nil {
+		return nil, err
+	}
 	auth, err := ginidentity.NewWebApp(cfg, &ginidentity.WebAppOptions{
+		TokenAcquirer:                  acquirer,
+		SessionStore:                   o.SessionStore,
 		HTTPClient:                     o.HTTPClient,
 		SessionKeys:                    o.SessionKeys,
 		GenerateDevelopmentSessionKeys: len(o.SessionKeys) == 0,

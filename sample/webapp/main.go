@@ -24,6 +24,10 @@
 // (`openssl rand -base64 32`), the same on every instance. Without it, the app generates a key for the
 // process and warns: sign-ins then end when it stops.
 //
+// To run several instances behind a load balancer, share the token cache and the sessions in Redis with the
+// TokenCache and Sessions sections (see ginidentity.TokenCacheOptions): TokenCache__RedisAddress,
+// TokenCache__EncryptionKeys__0 (`openssl rand -base64 32`) and Sessions__Store=Redis, with SESSION_KEYS.
+//
 //	go run ./sample/webapp
 //	AzureAd__TenantId=contoso.onmicrosoft.com AzureAd__ClientId=<client id> \
 //	AzureAd__ClientSecret=<secret> SESSION_KEYS=$(openssl rand -base64 32) go run ./sample/webapp
@@ -96,7 +100,13 @@ func run(ctx context.Context, ro runOptions) error {
 			return fmt.Errorf("SESSION_KEYS: %w", err)
 		}
 	}
-	router, err := newRouter(s.cfg, appOptions{HTTPClient: s.httpClient, Logger: logger, SessionKeys: keys})
+	st, err := openStores(ctx, s.cfg, keys, logger)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	router, err := newRouter(s.cfg, appOptions{HTTPClient: s.httpClient, Logger: logger, SessionKeys: keys,
+		TokenCache: st.tokenCache, SessionStore: st.sessions})
 	if err != nil {
 		return err
 	}
