@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -104,7 +105,7 @@ func NewTokenAcquirer(cfg *Config, opts *AcquirerOptions) (*TokenAcquirer, error
 		authority:         ad.AuthorityURL(),
 		tenant:            ad.Tenant(),
 		multiTenant:       ad.IsMultiTenant(),
-		extraQuery:        ad.ExtraQueryParameters,
+		extraQuery:        maps.Clone(ad.ExtraQueryParameters),
 		store:             opts.Store,
 		logger:            opts.Logger,
 		now:               opts.Now,

@@ -72,8 +72,9 @@ func (a *WebApp) RequireScopes(scopes ...string) gin.HandlerFunc {
 // *InteractionRequiredError (consent missing, a claims challenge, a refresh token revoked, tokens no longer
 // cached) the browser is sent to the authorize endpoint with its scopes and claims and comes back to the
 // current page, and a script gets 401 with WWW-Authenticate naming them; for ErrNoUser the user is sent to
-// sign in. Any other error is left to the caller. It needs the request to have gone through the WebApp's
-// Middleware, RequireSignIn or RequireScopes, and aborts the chain when it answers.
+// sign in (or, when the session store is down, the request gets 503). Any other error is left to the
+// caller. It needs the request to have gone through the WebApp's Middleware, RequireSignIn or RequireScopes,
+// and aborts the chain when it answers.
 //
 //	tok, err := app.TokenAcquirer().TokenForUser(c.Request.Context(), scopes)
 //	if ginidentity.Challenge(c, err) {
@@ -94,6 +95,9 @@ func Challenge(c *gin.Context, err error) bool {
 			"interaction_required", "the user must sign in again or consent: "+ire.Reason)
 		return true
 	case errors.Is(err, ErrNoUser):
+		if a.sessionUnavailable(c) { // someone may be signed in: the session store cannot say
+			return true
+		}
 		a.challenge(c, signInRequest{returnURL: currentReturnURL(c.Request)}, "login_required", "sign-in required")
 		return true
 	}

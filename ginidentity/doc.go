@@ -11,6 +11,10 @@
 // (ClaimsFrom, ClaimsFromContext). Policies (RequireScopes, RequireRoles, RequireScopeOrAppPermission and
 // their FromConfig forms) then decide per route; refusals are answered as RFC 6750 asks.
 //
+// An app run on many instances shares its users' tokens and sessions in Redis through the TokenCache and
+// Sessions sections: NewTokenCacheStore and NewSessionStore build the stores (encrypted at rest, every call
+// bounded by a timeout), and a store that is down makes the requests needing it answer 503.
+//
 // This package imports neither the Microsoft Graph SDK nor the Azure SDK: a service that only protects an API
 // compiles neither. The gingraph, gindownstream and ginazure packages build on it.
 package ginidentity

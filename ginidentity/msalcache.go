@@ -18,7 +18,8 @@ import (
 // msalCache connects one MSAL client call to the store: MSAL's cache.ExportReplace over tokencache.Store,
 // one partition per key MSAL passes in its hints (a user's home account id; an app and tenant).
 //
-// It works around MSAL Go v1.10.1's cache defects (see /work/shared/notes/msal-go.md):
+// It works around MSAL Go v1.10.1's cache defects, each shown by a test (acquirer_defects_test.go,
+// acquirer_concurrency_test.go):
 //   - A Replace that finds nothing still resets MSAL's memory (Unmarshal of "{}"): otherwise the previous
 //     partition stays in memory and is exported under the next key, one user's tokens in another's entry.
 //   - It serves one call of one fresh MSAL client: a long-lived client shared by concurrent requests

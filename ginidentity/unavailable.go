@@ -31,6 +31,20 @@ const retryAfterSeconds = "5"
 func (a *WebApp) unavailable(c *gin.Context, err error) {
 	_ = c.Error(err)
 	a.logger.Warn("ginidentity: a session or token store is unavailable; answering 503", "path", c.Request.URL.Path, "err", err)
+	writeUnavailable(c)
+}
+
+// sessionUnavailable answers 503 and reports true when reading the request's session failed (authenticate
+// has recorded why).
+func (a *WebApp) sessionUnavailable(c *gin.Context) bool {
+	if v, ok := c.Get(sessionErrKey); ok && v != nil {
+		writeUnavailable(c)
+		return true
+	}
+	return false
+}
+
+func writeUnavailable(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Retry-After", retryAfterSeconds)
 	if !isBrowserNavigation(c.Request) {
@@ -41,17 +55,6 @@ func (a *WebApp) unavailable(c *gin.Context, err error) {
 	c.Status(http.StatusServiceUnavailable)
 	renderPage(c, unavailablePage, nil)
 	c.Abort()
-}
-
-// sessionUnavailable answers 503 and reports true when reading the request's session failed.
-func (a *WebApp) sessionUnavailable(c *gin.Context) bool {
-	if v, ok := c.Get(sessionErrKey); ok {
-		if err, _ := v.(error); err != nil {
-			a.unavailable(c, err)
-			return true
-		}
-	}
-	return false
 }
 
 var unavailablePage = template.Must(template.New("unavailable").Parse(`<!DOCTYPE html>

@@ -124,6 +124,7 @@ func TestStoresUnavailable(t *testing.T) {
 		t.Errorf("/profile from a script: %s", p.body)
 	}
 	want503("/mail, session store down", b.get(ta.base+"/mail"))
+	want503("Challenge(ErrNoUser), session store down", b.get(ta.base+"/challenge"))
 	if p := b.get(ta.base + "/"); p.status != http.StatusOK || p.body != "anonymous" {
 		t.Errorf("public page, session store down: %d %s", p.status, p.body)
 	}

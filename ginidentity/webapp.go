@@ -302,7 +302,7 @@ func (a *WebApp) authenticate(c *gin.Context) *sessionUser {
 	_, u, err := a.sessions.load(c.Request)
 	if err != nil {
 		_ = c.Error(err)
-		a.logger.Warn("ginidentity: the session could not be read", "err", err)
+		a.logger.Warn("ginidentity: the session store is unavailable: nobody is signed in for this request", "path", c.Request.URL.Path, "err", err)
 		c.Set(sessionErrKey, err)
 	}
 	c.Set(sessionUserKey, u)

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gin-identity/kit/gingraph"
 	"github.com/gin-identity/kit/ginidentity"
+	"github.com/gin-identity/kit/ginidentity/tokencache"
 )
 
 // apiOptions are what the routes need besides the configuration.
@@ -18,6 +19,8 @@ type apiOptions struct {
 	// default transport, which trusts the system's CAs or those of SSL_CERT_FILE.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// TokenCache keeps the acquirer's cache partitions (nil: in memory); on-behalf-of tokens stay in process.
+	TokenCache tokencache.Store
 }
 
 // The permissions of the TodoList API when AzureAd:Scopes and AzureAd:AppPermissions do not name them, as
@@ -73,7 +76,7 @@ func newRouter(c *ginidentity.Config, opts apiOptions) (*gin.Engine, error) {
 	if len(c.AzureAd.Credentials()) == 0 {
 		logger.Warn("AzureAd has no client credential: GET /api/me, which calls Microsoft Graph on behalf of the caller, answers 501")
 	} else {
-		acquirer, err := ginidentity.NewTokenAcquirer(c, &ginidentity.AcquirerOptions{HTTPClient: opts.HTTPClient, Logger: logger})
+		acquirer, err := ginidentity.NewTokenAcquirer(c, &ginidentity.AcquirerOptions{HTTPClient: opts.HTTPClient, Logger: logger, Store: opts.TokenCache})
 		if err != nil {
 			return nil, err
 		}

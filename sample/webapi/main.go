@@ -88,7 +88,12 @@ func run(ctx context.Context, ro runOptions) error {
 	defer s.close()
 	logger.Info(s.mode)
 
-	router, err := newRouter(s.cfg, apiOptions{HTTPClient: s.httpClient, Logger: logger})
+	tokenCache, closeCache, err := ginidentity.NewTokenCacheStore(ctx, s.cfg, logger) // the TokenCache section
+	if err != nil {
+		return err
+	}
+	defer closeCache.Close()
+	router, err := newRouter(s.cfg, apiOptions{HTTPClient: s.httpClient, Logger: logger, TokenCache: tokenCache})
 	if err != nil {
 		return err
 	}

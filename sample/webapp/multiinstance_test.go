@@ -126,6 +126,18 @@ func startInstance(t *testing.T, name string, e *entratest.Emulator, cfg *ginide
 	return in
 }
 
+// startCluster runs two instances of the sample with cfg, A and B, sharing their session keys, behind a
+// round-robin proxy.
+func startCluster(t *testing.T, e *entratest.Emulator, cfg *ginidentity.Config) (a, b *instance, proxy string) {
+	t.Helper()
+	keys, err := ginidentity.ParseSessionKeys(randomKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b = startInstance(t, "A", e, cfg, keys), startInstance(t, "B", e, cfg, keys)
+	return a, b, startProxy(t, a, b)
+}
+
 // pinHeader, on a request to the proxy, names the instance that must serve it.
 const pinHeader = "X-Test-Instance"
 
@@ -240,10 +252,7 @@ func TestMultiInstance(t *testing.T) {
 	raw, prefix := requireRedis(t, redisAddr())
 	e := entratest.Start(t)
 	cfg := scaleOutConfig(e, redisAddr(), prefix, randomKey())
-	keys, _ := ginidentity.ParseSessionKeys(randomKey())
-	a := startInstance(t, "A", e, cfg, keys)
-	b := startInstance(t, "B", e, cfg, keys)
-	proxy := startProxy(t, a, b)
+	_, _, proxy := startCluster(t, e, cfg)
 	alice := newPinnedClient(t, e)
 
 	// alice signs in through A.
@@ -337,10 +346,7 @@ func TestMultiInstanceForeignPartition(t *testing.T) {
 	raw, prefix := requireRedis(t, redisAddr())
 	e := entratest.Start(t)
 	cfg := scaleOutConfig(e, redisAddr(), prefix, randomKey())
-	keys, _ := ginidentity.ParseSessionKeys(randomKey())
-	a := startInstance(t, "A", e, cfg, keys)
-	b := startInstance(t, "B", e, cfg, keys)
-	proxy := startProxy(t, a, b)
+	a, b, proxy := startCluster(t, e, cfg)
 
 	alice, bob := newPinnedClient(t, e), newPinnedClient(t, e)
 	for _, u := range []struct {
