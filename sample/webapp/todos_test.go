@@ -2,8 +2,6 @@ package main
 
 import (
 	"io"
-	"log/slog"
-	"os"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,7 +18,7 @@ func startAppWithAPI(t *testing.T, e *entratest.Emulator, apiURL string) string 
 	t.Helper()
 	cfg := emulatorConfig(e)
 	addLocalTodoListAPIs(cfg, apiURL)
-	router, err := newRouter(cfg, appOptions{HTTPClient: e.HTTPClient(), Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	router, err := newRouter(cfg, appOptions{HTTPClient: e.HTTPClient(), Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +113,7 @@ func TestTodosErrors(t *testing.T) {
 	down := serve(t, http.NotFoundHandler())
 	for _, c := range []struct {
 		name, base, want string
-		status         int
+		status           int
 	}{
 		{"web API down", startAppWithAPI(t, e, closedURL(t)), "start it with `go run ./sample/webapi`", http.StatusBadGateway},
 		{"web API failing", startAppWithAPI(t, e, down+"/"), "answered 404 Not Found", http.StatusBadGateway},
