@@ -45,11 +45,11 @@ const (
 
 // The reasons a sign-in response is refused before its ID token is looked at.
 var (
-	errStateMissing   = &signInProblem{"the response has no state"}
-	errStateUnknown   = &signInProblem{"this browser started no sign-in with the response's state (its state cookie is missing, expired or unreadable)"}
-	errStateMismatch  = &signInProblem{"the response's state is not the one this browser's sign-in sent"}
-	errResponseMode   = &signInProblem{"the response did not come back the way the sign-in asked (response_mode)"}
-	errNoCode         = &signInProblem{"the response has neither a code nor an error"}
+	errStateMissing  = &signInProblem{"the response has no state"}
+	errStateUnknown  = &signInProblem{"this browser started no sign-in with the response's state (its state cookie is missing, expired or unreadable)"}
+	errStateMismatch = &signInProblem{"the response's state is not the one this browser's sign-in sent"}
+	errResponseMode  = &signInProblem{"the response did not come back the way the sign-in asked (response_mode)"}
+	errNoCode        = &signInProblem{"the response has neither a code nor an error"}
 )
 
 // signInFlow is what the callback needs from the sign-in that the browser started, sealed in its cookie.
