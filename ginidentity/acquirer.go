@@ -199,7 +199,7 @@ func (a *TokenAcquirer) skew() time.Duration {
 	if !a.customClock {
 		return 0
 	}
-	return a.now().Sub(time.Now()).Truncate(time.Second)
+	return time.Until(a.now()).Truncate(time.Second)
 }
 
 // withCredential runs a call with the app's credentials in order, starting with the one that worked last:

@@ -76,11 +76,11 @@ func TestTokenEndpointHangIsBoundedByTheContext(t *testing.T) {
 // acqFailingStore is a store that is down.
 type acqFailingStore struct{}
 
-var acqErrStoreDown = errors.New("store is down")
+var errAcqStoreDown = errors.New("store is down")
 
-func (acqFailingStore) Get(context.Context, string) ([]byte, error)          { return nil, acqErrStoreDown }
-func (acqFailingStore) Set(context.Context, string, []byte, time.Time) error { return acqErrStoreDown }
-func (acqFailingStore) Delete(context.Context, string) error                 { return acqErrStoreDown }
+func (acqFailingStore) Get(context.Context, string) ([]byte, error)          { return nil, errAcqStoreDown }
+func (acqFailingStore) Set(context.Context, string, []byte, time.Time) error { return errAcqStoreDown }
+func (acqFailingStore) Delete(context.Context, string) error                 { return errAcqStoreDown }
 
 // TestStoreFailureIsAnError: when the store fails, the call fails with the store's error, and does not ask
 // the user to sign in again.
@@ -91,13 +91,13 @@ func TestStoreFailureIsAnError(t *testing.T) {
 		&AcquirerOptions{HTTPClient: hc, Store: tokencache.Store(acqFailingStore{})})
 	_, err := web.TokenForUser(acqUserContext(t, e, entratest.Alice), graphUserRead)
 	var ire *InteractionRequiredError
-	if !errors.Is(err, acqErrStoreDown) || errors.As(err, &ire) || !strings.Contains(err.Error(), "token cache") {
+	if !errors.Is(err, errAcqStoreDown) || errors.As(err, &ire) || !strings.Contains(err.Error(), "token cache") {
 		t.Errorf("TokenForUser: %v", err)
 	}
-	if _, err := web.TokenForApp(acqContext(t), acqGraphDefault); !errors.Is(err, acqErrStoreDown) {
+	if _, err := web.TokenForApp(acqContext(t), acqGraphDefault); !errors.Is(err, errAcqStoreDown) {
 		t.Errorf("TokenForApp: %v", err)
 	}
-	if err := web.RemoveUser(acqContext(t), "x.y"); !errors.Is(err, acqErrStoreDown) {
+	if err := web.RemoveUser(acqContext(t), "x.y"); !errors.Is(err, errAcqStoreDown) {
 		t.Errorf("RemoveUser: %v", err)
 	}
 }

@@ -24,6 +24,8 @@ type Claims struct {
 	scopes, roles                                        []string
 	expiresAt, notBefore, issuedAt                       time.Time
 	rawToken                                             string
+	// homeAccountID is uid.utid when the claims carry them (a signed-in web-app user), else oid.tid.
+	homeAccountID string
 
 	// all holds every claim, decoded from rawToken's payload on the first Get unless NewClaims was given them.
 	allOnce sync.Once
@@ -56,6 +58,9 @@ func NewClaims(raw map[string]any, rawToken string) *Claims {
 		issuedAt:          timeOf(all["iat"]),
 		rawToken:          rawToken,
 		all:               all,
+	}
+	if uid, utid := str("uid"), str("utid"); uid != "" && utid != "" {
+		cl.homeAccountID = uid + "." + utid
 	}
 	if scp, ok := all["scp"].(string); ok {
 		cl.scopes = strings.Fields(scp)
@@ -180,9 +185,17 @@ func (c *Claims) RawToken() string {
 	return c.rawToken
 }
 
-// HomeAccountID is "oid.tid", the key MSAL gives the user's account ("" when either claim is missing).
+// HomeAccountID is the key MSAL gives the user's account: uid.utid from the token response's client_info
+// for a signed-in web-app user (for a guest, the user's home tenant), else "oid.tid" ("" when either claim
+// is missing).
 func (c *Claims) HomeAccountID() string {
-	if c == nil || c.objectID == "" || c.tenantID == "" {
+	if c == nil {
+		return ""
+	}
+	if c.homeAccountID != "" {
+		return c.homeAccountID
+	}
+	if c.objectID == "" || c.tenantID == "" {
 		return ""
 	}
 	return c.objectID + "." + c.tenantID

@@ -175,3 +175,25 @@ func TestClaimsInContexts(t *testing.T) {
 		t.Error("ClaimsFrom does not fall back to the request context")
 	}
 }
+
+// A signed-in guest's tokens are filed under the account id of the user's home tenant (client_info's
+// uid.utid), not under the oid and tid of the tenant they signed in to: the session keeps uid and utid,
+// and HomeAccountID prefers them.
+func TestHomeAccountIDOfAGuest(t *testing.T) {
+	guest := NewClaims(map[string]any{"oid": "guest-oid", "tid": "resource-tenant", "uid": "home-oid", "utid": "home-tenant"}, "")
+	if got := guest.HomeAccountID(); got != "home-oid.home-tenant" {
+		t.Fatalf("guest HomeAccountID = %q, want home-oid.home-tenant", got)
+	}
+	member := NewClaims(map[string]any{"oid": "oid", "tid": "tid"}, "")
+	if got := member.HomeAccountID(); got != "oid.tid" {
+		t.Fatalf("member HomeAccountID = %q, want oid.tid", got)
+	}
+	kept, err := sessionClaims(map[string]any{"oid": "guest-oid", "tid": "resource-tenant", "sub": "s", "name": "Guest",
+		"preferred_username": "guest@example.com", "uid": "home-oid", "utid": "home-tenant"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := NewClaims(kept, "").HomeAccountID(); got != "home-oid.home-tenant" {
+		t.Fatalf("the session lost uid/utid: HomeAccountID = %q", got)
+	}
+}

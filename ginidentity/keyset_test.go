@@ -2,10 +2,10 @@ package ginidentity
 
 import (
 	"context"
-	"fmt"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"

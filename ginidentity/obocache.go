@@ -73,9 +73,3 @@ func (c *oboCache) put(key string, t Token, now time.Time) {
 	}
 	c.m[key] = c.lru.PushFront(&oboEntry{key: key, token: t})
 }
-
-func (c *oboCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
-}

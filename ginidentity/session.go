@@ -35,7 +35,7 @@ const maxSessionClaimBytes = 256
 // Claims a session keeps, in the order they are dropped when the payload is over budget: the required ones
 // last and never dropped. Tokens are never kept: they live in the token cache.
 var (
-	sessionRequiredClaims = []string{"oid", "tid", "sub", "name", "preferred_username"}
+	sessionRequiredClaims = []string{"oid", "tid", "sub", "name", "preferred_username", "uid", "utid"}
 	sessionOptionalClaims = []string{"iss", "ver", "sid", "idp", "email", "login_hint", "roles"}
 )
 

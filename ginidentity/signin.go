@@ -45,12 +45,11 @@ const (
 
 // The reasons a sign-in response is refused before its ID token is looked at.
 var (
-	errStateMissing   = &signInProblem{"the response has no state"}
-	errStateUnknown   = &signInProblem{"this browser started no sign-in with the response's state (its state cookie is missing, expired or unreadable)"}
-	errStateMismatch  = &signInProblem{"the response's state is not the one this browser's sign-in sent"}
-	errResponseMode   = &signInProblem{"the response did not come back the way the sign-in asked (response_mode)"}
-	errNoCode         = &signInProblem{"the response has neither a code nor an error"}
-	errAccountChanged = &signInProblem{"the token endpoint's account is not the ID token's user"}
+	errStateMissing  = &signInProblem{"the response has no state"}
+	errStateUnknown  = &signInProblem{"this browser started no sign-in with the response's state (its state cookie is missing, expired or unreadable)"}
+	errStateMismatch = &signInProblem{"the response's state is not the one this browser's sign-in sent"}
+	errResponseMode  = &signInProblem{"the response did not come back the way the sign-in asked (response_mode)"}
+	errNoCode        = &signInProblem{"the response has neither a code nor an error"}
 )
 
 // signInFlow is what the callback needs from the sign-in that the browser started, sealed in its cookie.
@@ -261,8 +260,10 @@ func (a *WebApp) signedInClaims(ctx context.Context, red *Redemption, nonce stri
 	if err != nil {
 		return nil, err
 	}
-	if red.HomeAccountID != "" && red.HomeAccountID != NewClaims(all, "").HomeAccountID() {
-		return nil, errAccountChanged
+	// The session keeps the account id MSAL filed the tokens under (client_info's uid.utid), as
+	// Microsoft.Identity.Web keeps uid and utid: for a guest it is the user's home tenant's, not oid.tid.
+	if uid, utid, ok := strings.Cut(red.HomeAccountID, "."); ok && uid != "" && utid != "" {
+		all["uid"], all["utid"] = uid, utid
 	}
 	return sessionClaims(all)
 }

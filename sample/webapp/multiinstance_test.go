@@ -119,8 +119,14 @@ func startInstance(t *testing.T, name string, e *entratest.Emulator, cfg *ginide
 		router.ServeHTTP(w, r)
 	}))
 	t.Cleanup(func() {
-		if logs := in.logs.String(); strings.Contains(logs, "eyJ") || strings.Contains(logs, entratest.WebAppSecret) {
-			t.Errorf("instance %s logged a token or a secret:\n%s", name, logs)
+		if !strings.Contains(in.logs.String(), "EncryptionKeys:[redacted]") {
+			t.Errorf("instance %s did not log its token cache configuration:\n%s", name, in.logs.String())
+		}
+		secrets := append([]string{"eyJ", entratest.WebAppSecret}, cfg.TokenCache.EncryptionKeys...)
+		for _, secret := range secrets {
+			if logs := in.logs.String(); strings.Contains(logs, secret) {
+				t.Errorf("instance %s logged a token, a secret or a key:\n%s", name, logs)
+			}
 		}
 	})
 	return in

@@ -320,11 +320,11 @@ func testConcurrentSameKey(t *testing.T, s tokencache.Store, key func(string) st
 			for range rounds {
 				got, err := s.Get(ctx, k)
 				if err != nil {
-					errs <- fmt.Errorf("Get during concurrent writes: %w", err)
+					errs <- fmt.Errorf("a read during concurrent writes: %w", err)
 					return
 				}
 				if !written[string(got)] {
-					errs <- fmt.Errorf("Get returned %d bytes that no writer wrote (torn or foreign value)", len(got))
+					errs <- fmt.Errorf("a read returned %d bytes that no writer wrote (torn or foreign value)", len(got))
 					return
 				}
 			}
