@@ -1,26 +1,32 @@
 // Command daemon is a daemon (a console app with no user) of Microsoft's identity samples, written with this
-// kit: it gets an app token for the TodoList web API with client credentials and prints the app roles
-// (application permissions) Microsoft Entra ID granted it. It exits with status 1 and a message saying what
-// to fix when it cannot.
+// kit. As the app itself (client credentials), it gets an app token for the TodoList web API and prints the
+// app roles (application permissions) Microsoft Entra ID granted it, then lists every to-do item of the web
+// API (sample/webapi) through gindownstream and the users of its tenant from Microsoft Graph through
+// gingraph. It exits with status 1 and a message saying what to fix when it cannot.
 //
 // It runs in one of two modes, named by its first log line (on stderr):
 //
 //   - Local mode, when nothing configures the AzureAd section: it is the daemon of the local Entra ID
 //     emulator's default directory (client id 22223333-cccc-4444-dddd-5555eeee6666 in tenant contoso, with
 //     its development secret), against the emulator at https://127.0.0.1:5443, started in this process when
-//     nothing answers there. The emulator grants it ToDoList.Read.All.
+//     nothing answers there. The emulator grants it ToDoList.Read.All and Graph's User.Read.All. The web API
+//     is the one `go run ./sample/webapi` serves at http://localhost:5001/, unless a DownstreamApis:TodoList
+//     entry names another.
 //
 //   - Configured mode: appsettings.json in the working directory (or the file of -config) and the
 //     environment, with .NET's names: AzureAd__Instance, AzureAd__TenantId, AzureAd__ClientId and a client
 //     credential (AzureAd__ClientSecret, or AzureAd:ClientCredentials: secrets, certificates, a workload
-//     identity's token file). The scope is -scope, else the first scope of DownstreamApis:TodoList, else the
-//     sample web API's api://11112222-bbbb-3333-cccc-4444dddd5555/.default.
+//     identity's token file). The web API is DownstreamApis:TodoList (BaseUrl, RelativePath, and Scopes: its
+//     App ID URI with /.default); Microsoft Graph is the MicrosoftGraph section's BaseUrl (default
+//     https://graph.microsoft.com/v1.0). The roles printed are those of -scope's token, else of
+//     DownstreamApis:TodoList's, else of the sample web API's api://11112222-bbbb-3333-cccc-4444dddd5555/.default.
 //
 // Run it in local mode, then against a tenant:
 //
 //	go run ./sample/daemon
 //	AzureAd__TenantId=contoso.onmicrosoft.com AzureAd__ClientId=<client id> AzureAd__ClientSecret=<secret> \
-//	    go run ./sample/daemon -scope api://<web API client id>/.default
+//	DownstreamApis__TodoList__BaseUrl=https://<web API host>/ DownstreamApis__TodoList__RelativePath=api/todolist \
+//	DownstreamApis__TodoList__Scopes__0=api://<web API client id>/.default go run ./sample/daemon
 //
 // The roles it prints come from the token's payload, decoded for display: the web API validates the token.
 package main
@@ -50,7 +56,7 @@ const (
 	defaultConfigPath = "appsettings.json"
 	// defaultScope is the sample web API's app token scope.
 	defaultScope = entratest.WebAPIAppIDURI + "/.default"
-	// timeout bounds the whole run: discovery and the token request.
+	// timeout bounds the whole run: discovery, the tokens, the web API and Graph.
 	timeout = time.Minute
 )
 
@@ -77,7 +83,8 @@ type runOptions struct {
 	local      []entratest.LocalOption // where local mode finds or starts the emulator
 }
 
-// run loads the configuration, says which mode it runs in, and prints the roles of an app token.
+// run loads the configuration, says which mode it runs in, and prints the roles of an app token, the web
+// API's items and the tenant's users.
 func run(ctx context.Context, ro runOptions) error {
 	logger := slog.New(slog.NewTextHandler(ro.logOutput, nil))
 	cfg, hc, mode, closeEmulator, err := loadSettings(ctx, ro.configPath, ro.local)
@@ -93,7 +100,17 @@ func run(ctx context.Context, ro runOptions) error {
 			scope = api.Scopes[0]
 		}
 	}
-	return printRoles(ctx, cfg, hc, scope, ro.out, logger)
+	acq, err := newAcquirer(cfg, hc, logger)
+	if err != nil {
+		return err
+	}
+	if err := printRoles(ctx, acq, scope, ro.out); err != nil {
+		return err
+	}
+	if err := printTodos(ctx, cfg, acq, hc, ro.out); err != nil {
+		return err
+	}
+	return printUsers(ctx, cfg, acq, hc, ro.out)
 }
 
 // loadSettings reads the configuration; when it leaves AzureAd empty, the daemon runs in local mode as the
@@ -117,6 +134,8 @@ func loadSettings(ctx context.Context, path string, local []entratest.LocalOptio
 	}
 	cfg.AzureAd = ginidentity.AzureAdOptions{Instance: l.Instance(), TenantID: entratest.ContosoTenantID,
 		ClientID: entratest.DaemonClientID, ClientSecret: entratest.DaemonSecret}
+	cfg.MicrosoftGraph.BaseURL = l.GraphURL()
+	addLocalTodoListAPI(cfg)
 	where := "shared with another process"
 	if l.Started() {
 		where = "started in this process"
@@ -125,17 +144,19 @@ func loadSettings(ctx context.Context, path string, local []entratest.LocalOptio
 		entratest.DaemonClientID, l.URL(), where), l.Close, nil
 }
 
-// printRoles gets an app token for scope with the configuration's client credentials, through hc (nil: Go's
-// default client, trusting the system's CAs or SSL_CERT_FILE), and prints the roles granted in it. A token
-// without roles is an error: the web API would refuse it.
-func printRoles(ctx context.Context, cfg *ginidentity.Config, hc *http.Client, scope string, out io.Writer, logger *slog.Logger) error {
+// newAcquirer checks the configuration as a daemon's and returns the acquirer of its app tokens, which
+// reaches the identity provider through hc (nil: Go's default client, trusting the system's CAs or
+// SSL_CERT_FILE).
+func newAcquirer(cfg *ginidentity.Config, hc *http.Client, logger *slog.Logger) (*ginidentity.TokenAcquirer, error) {
 	if err := cfg.ValidateDaemon(); err != nil {
-		return err
+		return nil, err
 	}
-	acq, err := ginidentity.NewTokenAcquirer(cfg, &ginidentity.AcquirerOptions{HTTPClient: hc, Logger: logger})
-	if err != nil {
-		return err
-	}
+	return ginidentity.NewTokenAcquirer(cfg, &ginidentity.AcquirerOptions{HTTPClient: hc, Logger: logger})
+}
+
+// printRoles gets an app token for scope and prints the roles granted in it. A token without roles is an
+// error: the web API would refuse it.
+func printRoles(ctx context.Context, acq *ginidentity.TokenAcquirer, scope string, out io.Writer) error {
 	tok, err := acq.TokenForApp(ctx, scope)
 	if err != nil {
 		return err

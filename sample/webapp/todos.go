@@ -25,24 +25,17 @@ const (
 	localWebAPI = "http://localhost:5001/"
 )
 
-// addLocalTodoListAPIs completes the to-do list's DownstreamApis entries for local mode: the sample web API
-// of the emulator's default directory at baseURL. What the configuration sets (a BaseUrl, say) stays.
+// addLocalTodoListAPIs adds the to-do list's DownstreamApis entries for local mode, those the
+// configuration does not have: the sample web API of the emulator's default directory at baseURL.
 func addLocalTodoListAPIs(cfg *ginidentity.Config, baseURL string) {
 	if cfg.DownstreamApis == nil {
 		cfg.DownstreamApis = map[string]ginidentity.DownstreamAPIOptions{}
 	}
 	for name, scope := range map[string]string{todoListRead: "ToDoList.Read", todoListWrite: "ToDoList.ReadWrite"} {
-		api, _ := cfg.DownstreamAPI(name)
-		if api.BaseURL == "" {
-			api.BaseURL = baseURL
+		if _, ok := cfg.DownstreamAPI(name); !ok {
+			cfg.DownstreamApis[name] = ginidentity.DownstreamAPIOptions{BaseURL: baseURL, RelativePath: "api/todolist",
+				Scopes: []string{entratest.WebAPIAppIDURI + "/" + scope}}
 		}
-		if api.RelativePath == "" {
-			api.RelativePath = "api/todolist"
-		}
-		if len(api.Scopes) == 0 {
-			api.Scopes = []string{entratest.WebAPIAppIDURI + "/" + scope}
-		}
-		cfg.DownstreamApis[name] = api
 	}
 }
 

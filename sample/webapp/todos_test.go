@@ -140,7 +140,7 @@ func closedURL(t *testing.T) string {
 	return "http://" + ln.Addr().String() + "/"
 }
 
-// Local mode fills the to-do list's DownstreamApis entries that the configuration leaves empty.
+// Local mode adds the to-do list's DownstreamApis entries that the configuration does not have.
 func TestAddLocalTodoListAPIs(t *testing.T) {
 	cfg := &ginidentity.Config{}
 	addLocalTodoListAPIs(cfg, localWebAPI)
@@ -150,9 +150,10 @@ func TestAddLocalTodoListAPIs(t *testing.T) {
 			t.Errorf("%s: %+v", name, api)
 		}
 	}
-	cfg = &ginidentity.Config{DownstreamApis: map[string]ginidentity.DownstreamAPIOptions{todoListRead: {BaseURL: "http://localhost:6001/"}}}
+	own := ginidentity.DownstreamAPIOptions{BaseURL: "http://localhost:6001/", Scopes: []string{"api://other/ToDoList.Read"}}
+	cfg = &ginidentity.Config{DownstreamApis: map[string]ginidentity.DownstreamAPIOptions{"todolist": own}}
 	addLocalTodoListAPIs(cfg, localWebAPI)
-	if api, _ := cfg.DownstreamAPI(todoListRead); api.URL() != "http://localhost:6001/api/todolist" || len(api.Scopes) != 1 {
-		t.Errorf("with a BaseUrl of its own: %+v", api)
+	if api, _ := cfg.DownstreamAPI(todoListRead); api.URL() != own.URL() || len(cfg.DownstreamApis) != 2 {
+		t.Errorf("with an entry of its own: %+v", cfg.DownstreamApis)
 	}
 }

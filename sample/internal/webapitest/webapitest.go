@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -35,7 +36,9 @@ func Start(t testing.TB, e *entratest.Emulator) *WebAPI {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "webapi")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/gin-identity/kit/sample/webapi").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, "github.com/gin-identity/kit/sample/webapi")
+	build.Dir = sourceDir() // in the module, whatever the test's working directory
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build sample/webapi: %v\n%s", err, out)
 	}
 	caFile := filepath.Join(dir, "ca.pem")
@@ -122,6 +125,12 @@ func (w *WebAPI) Add(t testing.TB, user, title string) string {
 		t.Fatalf("adding %q for %s: %d %s", title, user, resp.StatusCode, b)
 	}
 	return string(b)
+}
+
+// sourceDir is the directory of this package's source, inside the module.
+func sourceDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
 }
 
 func freePort(t testing.TB) string {
