@@ -218,7 +218,7 @@ func (a *WebApp) handleCallback(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), a.redemptionTimeout)
 	defer cancel()
-	red, err := a.acquirer.RedeemCode(ctx, RedeemRequest{Code: code, RedirectURI: flow.RedirectURI, Scopes: flow.Scopes, CodeVerifier: flow.Verifier})
+	red, err := a.acquirer.RedeemCode(ctx, RedeemRequest{Code: code, RedirectURI: flow.RedirectURI, Scopes: redemptionScopes(flow.Scopes), CodeVerifier: flow.Verifier})
 	if storeUnavailable(err) {
 		a.unavailable(c, err)
 		return
@@ -391,3 +391,27 @@ var (
 <script nonce="{{.Nonce}}">document.getElementById("resubmit").submit();</script></body></html>
 `))
 )
+
+// redemptionScopes are the scopes a sign-in's code is redeemed for. The authorize request asks consent for
+// the scopes of every resource at once (the sign-in's, then a challenge's, such as a web API's after
+// Graph's User.Read), but a token request names one resource: Entra answers AADSTS28000 otherwise. The code
+// is redeemed for the resource of the last scope asked, the challenge's, which the page the user comes back
+// to needs; the other resources' tokens come later from the refresh token, without the user.
+func redemptionScopes(scopes []string) []string {
+	rs := resourceScopes(scopes)
+	if len(rs) == 0 {
+		return scopes
+	}
+	last := scopeResource(rs[len(rs)-1])
+	return slices.DeleteFunc(rs, func(s string) bool { return scopeResource(s) != last })
+}
+
+// scopeResource is the resource a scope belongs to: what precedes its last slash
+// ("api://{client id}/ToDoList.Read"), Microsoft Graph for a bare name ("User.Read").
+func scopeResource(scope string) string {
+	i := strings.LastIndexByte(scope, '/')
+	if i < 0 {
+		return "https://graph.microsoft.com"
+	}
+	return strings.ToLower(scope[:i])
+}

@@ -1,25 +1,28 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	"github.com/gin-identity/kit/gindownstream"
+	"github.com/gin-identity/kit/gingraph"
 	"github.com/gin-identity/kit/ginidentity"
 	"github.com/gin-identity/kit/ginidentity/tokencache"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
 )
 
 // mailRead is the delegated permission the mail page needs: asked when the user first opens the page.
 const mailRead = "https://graph.microsoft.com/Mail.Read"
+
+// callTimeout bounds a page's calls to Microsoft Graph or the web API, token acquisition included.
+const callTimeout = 30 * time.Second
 
 // appOptions are what the web app needs besides its configuration.
 type appOptions struct {
@@ -34,16 +37,18 @@ type appOptions struct {
 	SessionStore sessions.Store
 }
 
-// webApp is the sample: three pages and the sign-in routes.
+// webApp is the sample: its pages and the sign-in routes.
 type webApp struct {
-	auth     *ginidentity.WebApp
-	graphURL string
-	http     *http.Client
-	logger   *slog.Logger
+	auth       *ginidentity.WebApp
+	graph      *gingraph.Graph       // Microsoft Graph, as the signed-in user
+	downstream *gindownstream.Client // the to-do list web API (DownstreamApis), as the signed-in user
+	todoAPIs   []string              // the BaseUrl of its entries, to tell when it does not answer
+	logger     *slog.Logger
 }
 
-// newRouter builds the web app from its configuration: / (public), /profile (signed in), /mail (signed in,
-// with consent to Graph's Mail.Read), and the sign-in routes of ginidentity.
+// newRouter builds the web app from its configuration: / (public), /profile (signed in, with the name
+// Microsoft Graph knows), /mail (signed in, with consent to Graph's Mail.Read), /todos (the to-do list
+// web API; adding an item needs consent to ToDoList.ReadWrite), and the sign-in routes of ginidentity.
 func newRouter(cfg *ginidentity.Config, o appOptions) (*gin.Engine, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
@@ -66,7 +71,18 @@ func newRouter(cfg *ginidentity.Config, o appOptions) (*gin.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	app := &webApp{auth: auth, graphURL: strings.TrimRight(cfg.MicrosoftGraph.BaseURL, "/"), http: o.HTTPClient, logger: o.Logger}
+	app := &webApp{auth: auth, logger: o.Logger}
+	for _, name := range []string{todoListRead, todoListWrite} {
+		if api, ok := cfg.DownstreamAPI(name); ok && api.BaseURL != "" {
+			app.todoAPIs = append(app.todoAPIs, strings.TrimRight(api.BaseURL, "/"))
+		}
+	}
+	if app.graph, err = gingraph.New(cfg, auth.TokenAcquirer(), &gingraph.Options{HTTPClient: o.HTTPClient}); err != nil {
+		return nil, err
+	}
+	if app.downstream, err = gindownstream.New(cfg, auth.TokenAcquirer(), &gindownstream.Options{HTTPClient: o.HTTPClient}); err != nil {
+		return nil, err
+	}
 
 	r := gin.New()
 	r.Use(gin.Recovery(), securityHeaders)
@@ -74,6 +90,9 @@ func newRouter(cfg *ginidentity.Config, o appOptions) (*gin.Engine, error) {
 	r.GET("/", auth.Middleware(), app.home)
 	r.GET("/profile", auth.RequireSignIn(), app.profile)
 	r.GET("/mail", auth.RequireScopes(mailRead), app.mail)
+	r.GET("/todos", auth.RequireSignIn(), app.todos)
+	r.GET("/todos/new", requireAPIScopes(auth, cfg, todoListWrite), app.newTodo)
+	r.POST("/todos", sameOrigin(), auth.RequireSignIn(), app.addTodo)
 	return r, nil
 }
 
@@ -94,10 +113,20 @@ func (app *webApp) home(c *gin.Context) {
 // profileClaims are the claims the profile page lists, when the session holds them.
 var profileClaims = []string{"name", "preferred_username", "email", "oid", "tid", "sub", "iss", "idp", "sid", "roles", "ver"}
 
-// profile lists the signed-in user's claims.
+// profile shows the signed-in user's name as Microsoft Graph knows it (GET /me, with User.Read) and lists
+// the claims of their ID token.
 func (app *webApp) profile(c *gin.Context) {
+	d := pageData{}
+	name, err := app.graphName(c)
+	if ginidentity.Challenge(c, err) {
+		return
+	}
+	if err != nil {
+		app.logger.Warn("profile: reading the user from Microsoft Graph failed", "err", err)
+		d.Error = "Microsoft Graph could not be read. Please try again later."
+	}
+	d.GraphName = name
 	cl, _ := ginidentity.ClaimsFrom(c)
-	var rows []claimRow
 	for _, name := range profileClaims {
 		v, ok := cl.Get(name)
 		if !ok {
@@ -110,9 +139,24 @@ func (app *webApp) profile(c *gin.Context) {
 			}
 			v = strings.Join(parts, ", ")
 		}
-		rows = append(rows, claimRow{Name: name, Value: fmt.Sprint(v)})
+		d.Claims = append(d.Claims, claimRow{Name: name, Value: fmt.Sprint(v)})
 	}
-	app.render(c, http.StatusOK, "profile", pageData{Claims: rows})
+	app.render(c, http.StatusOK, "profile", d)
+}
+
+// graphName reads the signed-in user's display name from Microsoft Graph, as the user.
+func (app *webApp) graphName(c *gin.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), callTimeout)
+	defer cancel()
+	client, err := app.graph.ForUser(ctx)
+	if err != nil {
+		return "", err
+	}
+	me, err := client.Me().Get(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	return deref(me.GetDisplayName()), nil
 }
 
 // message is a mail message as the page shows it.
@@ -124,14 +168,8 @@ type message struct {
 
 // mail lists the user's latest messages, read from Microsoft Graph with a token for Mail.Read.
 func (app *webApp) mail(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 30*time.Second)
-	defer cancel()
-	msgs, err := app.messages(ctx)
-	var challenge *graphClaimsChallenge
-	if errors.As(err, &challenge) {
-		// Continuous access evaluation: Graph wants a token with more claims; only the user can get one.
-		_, err = app.auth.TokenAcquirer().TokenForUser(ctx, []string{mailRead}, ginidentity.WithClaimsChallenge(challenge.claims))
-	}
+	msgs, err := app.messages(c)
+	// Consent missing, or Graph's claims challenge (continuous access evaluation): only the user can act.
 	if ginidentity.Challenge(c, err) {
 		return
 	}
@@ -143,85 +181,42 @@ func (app *webApp) mail(c *gin.Context) {
 	app.render(c, http.StatusOK, "mail", pageData{Messages: msgs})
 }
 
-// graphClaimsChallenge is Graph's 401 insufficient_claims, with the claims (base64) to ask for.
-type graphClaimsChallenge struct{ claims string }
-
-func (e *graphClaimsChallenge) Error() string {
-	return "Microsoft Graph asked for a token with more claims"
-}
-
-// messages calls GET /me/messages with a plain HTTP request and the user's token.
-func (app *webApp) messages(ctx context.Context) ([]message, error) {
-	tok, err := app.auth.TokenAcquirer().TokenForUser(ctx, []string{mailRead})
+// messages reads the user's ten latest messages from Microsoft Graph, as the user, with Mail.Read.
+func (app *webApp) messages(c *gin.Context) ([]message, error) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), callTimeout)
+	defer cancel()
+	client, err := app.graph.ForUser(ctx, gingraph.WithScopes(mailRead))
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{"$top": {"10"}, "$select": {"subject,from,receivedDateTime"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, app.graphURL+"/me/messages?"+q.Encode(), nil)
+	top := int32(10)
+	page, err := client.Me().Messages().Get(ctx, &users.ItemMessagesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.ItemMessagesRequestBuilderGetQueryParameters{Top: &top, Select: []string{"subject", "from", "receivedDateTime"}},
+	})
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", tok.AuthorizationHeader())
-	req.Header.Set("Accept", "application/json")
-	resp, err := app.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET /me/messages: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("GET /me/messages: %w", err)
-	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		if claims := challengeParam(resp.Header.Get("WWW-Authenticate"), "claims"); claims != "" {
-			return nil, &graphClaimsChallenge{claims: claims}
+	msgs := make([]message, 0, len(page.GetValue()))
+	for _, m := range page.GetValue() {
+		var msg message
+		msg.Subject = deref(m.GetSubject())
+		if from := m.GetFrom(); from != nil && from.GetEmailAddress() != nil {
+			msg.From = cmp.Or(deref(from.GetEmailAddress().GetName()), deref(from.GetEmailAddress().GetAddress()))
 		}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /me/messages: HTTP %d: %.200s", resp.StatusCode, body)
-	}
-	var page struct {
-		Value []struct {
-			Subject string `json:"subject"`
-			From    struct {
-				EmailAddress struct {
-					Name    string `json:"name"`
-					Address string `json:"address"`
-				} `json:"emailAddress"`
-			} `json:"from"`
-			ReceivedDateTime time.Time `json:"receivedDateTime"`
-		} `json:"value"`
-	}
-	if err := json.Unmarshal(body, &page); err != nil {
-		return nil, fmt.Errorf("GET /me/messages: %w", err)
-	}
-	msgs := make([]message, 0, len(page.Value))
-	for _, m := range page.Value {
-		from := m.From.EmailAddress.Name
-		if from == "" {
-			from = m.From.EmailAddress.Address
+		if at := m.GetReceivedDateTime(); at != nil {
+			msg.Received = at.UTC().Format("2006-01-02 15:04")
 		}
-		msgs = append(msgs, message{Subject: m.Subject, From: from, Received: m.ReceivedDateTime.Format("2006-01-02 15:04")})
+		msgs = append(msgs, msg)
 	}
 	return msgs, nil
 }
 
-// challengeParam reads a parameter of a WWW-Authenticate challenge: claims="..." in
-// Bearer realm="", error="insufficient_claims", claims="eyJ...".
-func challengeParam(header, name string) string {
-	for _, part := range strings.Split(header, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			continue
-		}
-		if i := strings.LastIndexByte(k, ' '); i >= 0 {
-			k = k[i+1:] // the scheme precedes the first parameter
-		}
-		if strings.EqualFold(k, name) {
-			return strings.Trim(v, `"`)
-		}
+// deref is the string a Graph model's property points to, "" for none.
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	return ""
+	return *s
 }
 
 // render writes a page with the signed-in user, if any.

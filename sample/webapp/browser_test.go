@@ -17,17 +17,22 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/gin-identity/kit/ginidentity/entratest"
+	"github.com/gin-identity/kit/sample/internal/webapitest"
 )
 
 // A real browser, headless Chromium, signs alice in through the emulator's form, sees her name, opens her
-// mail through the consent page, signs out, and finds her profile asking for sign-in again. The sample runs
+// mail through the consent page, adds an item to her to-do list through the web API (sample/webapi, run as a
+// program) after consenting to ToDoList.ReadWrite, signs out, and finds her profile asking for sign-in
+// again. The sample runs
 // on a free port on localhost, which the emulator accepts as the registered http://localhost:5000 (a
 // loopback redirect URI matches whatever its port); the emulator on its own free port on 127.0.0.1, another
 // site, so that the sign-in response is a real cross-site form_post.
 func TestBrowserSignInConsentSignOut(t *testing.T) {
 	chromium := findChromium(t)
 	e := entratest.Start(t)
-	router, err := newRouter(emulatorConfig(e), appOptions{HTTPClient: e.HTTPClient(), Logger: discardLogger()})
+	cfg := emulatorConfig(e)
+	addLocalTodoListAPIs(cfg, webapitest.Start(t, e).URL())
+	router, err := newRouter(cfg, appOptions{HTTPClient: e.HTTPClient(), Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +119,18 @@ func TestBrowserSignInConsentSignOut(t *testing.T) {
 	messages, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll("#messages tr.message")))
 	if loc := read(chromedp.Location()); err != nil || loc != base+"/mail" || len(messages) == 0 {
 		fail("the mail page at %s shows %d messages (%v)", loc, len(messages), err)
+	}
+
+	do("open the to-do list", chromedp.Click(chromedp.ID("nav-todos")), chromedp.WaitVisible(chromedp.ID("todos")))
+	do("open the form: the consent page", chromedp.Click(chromedp.ID("add-todo")), chromedp.WaitVisible(chromedp.ID("accept")))
+	if perms := read(chromedp.Text(chromedp.ID("permissions"))); !strings.Contains(perms, "ToDoList.ReadWrite") {
+		fail("the consent page asks for %q, want ToDoList.ReadWrite", perms)
+	}
+	do("consent", chromedp.Click(chromedp.ID("accept")), chromedp.WaitVisible(chromedp.ID("title")))
+	do("add an item", chromedp.SendKeys(chromedp.ID("title"), "Buy milk"), chromedp.Click(chromedp.ID("add")),
+		chromedp.WaitVisible(chromedp.CSS("#todos li.todo")))
+	if loc, text := read(chromedp.Location()), read(chromedp.Text(chromedp.ID("todos"))); loc != base+"/todos" || text != "Buy milk" {
+		fail("the to-do list at %s shows %q, want Buy milk", loc, text)
 	}
 
 	do("sign out", chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("sign-in")))

@@ -1,9 +1,13 @@
-// Command webapp is a Gin web app that signs users in with Microsoft Entra ID and reads their mail from
-// Microsoft Graph as them, with this kit:
+// Command webapp is a Gin web app that signs users in with Microsoft Entra ID and calls Microsoft Graph and
+// the sample web API (sample/webapi) as them, with this kit:
 //
-//	GET /          public: the signed-in user's name, or a sign-in link
-//	GET /profile   signed-in users: the claims of their ID token that the session keeps
-//	GET /mail      signed-in users who consented to Graph's Mail.Read (asked the first time): their messages
+//	GET  /            public: the signed-in user's name, or a sign-in link
+//	GET  /profile     signed-in users: their name from Microsoft Graph (GET /me) and the claims of their ID
+//	                  token that the session keeps
+//	GET  /mail        signed-in users who consented to Graph's Mail.Read (asked the first time): their messages
+//	GET  /todos       signed-in users: their to-do items, read from the web API with ToDoList.Read
+//	GET  /todos/new   the form adding an item, once the user consented to ToDoList.ReadWrite (asked the first
+//	                  time); it posts to POST /todos, which adds the item through the web API
 //
 // plus the sign-in routes: /auth/signin, /signin-oidc, /auth/signout and /signout-callback-oidc.
 //
@@ -13,12 +17,15 @@
 //     emulator's default directory (the emulator at https://127.0.0.1:5443, started in this process when
 //     nothing answers there) as the multi-tenant app 00001111-aaaa-2222-bbbb-3333cccc4444, and listens on
 //     localhost only. Open http://localhost:5000 and sign in as alice@contoso.onmicrosoft.com with the
-//     password dev-password.
+//     password dev-password. The to-do list is the web API's at http://localhost:5001/: run
+//     `go run ./sample/webapi` beside it.
 //
 //   - Configured mode: appsettings.json in the working directory (or the file of -config) and the
 //     environment, with .NET's names: AzureAd__Instance, AzureAd__TenantId, AzureAd__ClientId,
 //     AzureAd__ClientCredentials__0__SourceType, and so on. Register http://localhost:5000/signin-oidc as a
 //     web redirect URI and http://localhost:5000/signout-callback-oidc as the front-channel logout URL.
+//     The to-do pages call the DownstreamApis entries TodoList (BaseUrl, RelativePath, the web API's
+//     ToDoList.Read scope) and TodoListWrite (the same with ToDoList.ReadWrite).
 //
 // Sessions are cookies sealed with SESSION_KEYS: comma-separated base64 secrets of at least 32 bytes
 // (`openssl rand -base64 32`), the same on every instance. Without it, the app generates a key for the
@@ -172,6 +179,7 @@ func loadSettings(ctx context.Context, ro runOptions) (*settings, error) {
 	}
 	cfg.AzureAd = localAzureAd(l.Instance())
 	cfg.MicrosoftGraph.BaseURL = l.GraphURL()
+	addLocalTodoListAPIs(cfg, localWebAPI)
 	where := "shared with another process"
 	if l.Started() {
 		where = "started in this process"

@@ -4,11 +4,14 @@ import "html/template"
 
 // pageData is what the pages show.
 type pageData struct {
-	Page     string // the page's template name, for the navigation
-	User     string // the signed-in user's name, "" when nobody is signed in
-	Claims   []claimRow
-	Messages []message
-	Error    string
+	Page      string // the page's template name, for the navigation
+	User      string // the signed-in user's name, "" when nobody is signed in
+	GraphName string // the user's display name, read from Microsoft Graph
+	Claims    []claimRow
+	Messages  []message
+	Todos     []todo
+	Title     string // the title the add form was posted with
+	Error     string
 }
 
 type claimRow struct{ Name, Value string }
@@ -35,6 +38,7 @@ td{word-break:break-all}.error{color:#a80000}
 <a id="nav-home" href="/">Home</a>
 <a id="nav-profile" href="/profile">Profile</a>
 <a id="nav-mail" href="/mail">Mail</a>
+<a id="nav-todos" href="/todos">To-do list</a>
 <span class="user">{{if .User}}<span id="user-name">{{.User}}</span> · <a id="sign-out" href="/auth/signout">Sign out</a>{{else}}<a id="sign-in" href="/auth/signin?returnUrl=%2F">Sign in</a>{{end}}</span>
 </nav>
 <main>
@@ -48,14 +52,17 @@ td{word-break:break-all}.error{color:#a80000}
 {{define "home"}}{{template "top" .}}
 <h1>gin-identity sample web app</h1>
 {{if .User}}<p id="greeting">Hello, {{.User}}.</p>
-<p>See your <a href="/profile">profile</a>, or your <a href="/mail">mail</a> (the app asks for your consent first).</p>
+<p>See your <a href="/profile">profile</a>, your <a href="/mail">mail</a> (the app asks for your consent first), or
+your <a href="/todos">to-do list</a>, kept by the sample web API.</p>
 {{else}}<p id="greeting">You are not signed in.</p>
 <p><a id="sign-in-main" href="/auth/signin?returnUrl=%2F">Sign in</a> with your Microsoft Entra ID account.</p>
 {{end}}{{template "bottom" .}}{{end}}
 
 {{define "profile"}}{{template "top" .}}
 <h1>Profile</h1>
-<p>The claims of your ID token that your session keeps:</p>
+{{if .Error}}<p id="graph-error" class="error">{{.Error}}</p>
+{{else}}<p>Your name in Microsoft Graph: <strong id="graph-display-name">{{.GraphName}}</strong></p>
+{{end}}<p>The claims of your ID token that your session keeps:</p>
 <table id="claims">
 <tr><th>Claim</th><th>Value</th></tr>
 {{range .Claims}}<tr><td>{{.Name}}</td><td id="claim-{{.Name}}">{{.Value}}</td></tr>
@@ -72,4 +79,26 @@ td{word-break:break-all}.error{color:#a80000}
 {{else}}<tr><td colspan="3">No messages.</td></tr>
 {{end}}</table>
 {{end}}{{template "bottom" .}}{{end}}
+
+{{define "todos"}}{{template "top" .}}
+<h1>To-do list</h1>
+{{if .Error}}<p id="todos-error" class="error">{{.Error}}</p>
+{{else}}<p>Your items, read from the sample web API as you:</p>
+<ul id="todos">
+{{range .Todos}}<li class="todo">{{.Title}}</li>
+{{else}}<li>No items yet.</li>
+{{end}}</ul>
+{{end}}<p><a id="add-todo" href="/todos/new">Add an item</a> (the app asks for your consent to change your list first)</p>
+{{template "bottom" .}}{{end}}
+
+{{define "todo-new"}}{{template "top" .}}
+<h1>Add an item</h1>
+{{if .Error}}<p id="todo-error" class="error">{{.Error}}</p>
+{{end}}<form id="todo" method="post" action="/todos">
+<label for="title">Title</label>
+<input id="title" name="title" value="{{.Title}}" maxlength="256" required autofocus>
+<button id="add" type="submit">Add</button>
+</form>
+<p><a href="/todos">Back to the list</a></p>
+{{template "bottom" .}}{{end}}
 `))
