@@ -425,13 +425,14 @@ func (a *TokenAcquirer) userError(who string, scopes []string, err error) error 
 }
 
 // onBehalfOf exchanges the incoming token of a web API's caller for a token for the scopes, cached per
-// incoming token until it expires.
-func (a *TokenAcquirer) onBehalfOf(ctx context.Context, assertion, callerTenant string, scopes []string, o acquireOptions) (Token, error) {
+// incoming token until it expires. digest is the incoming token's (Claims.rawTokenDigest, computed once per
+// validated token).
+func (a *TokenAcquirer) onBehalfOf(ctx context.Context, assertion, digest, callerTenant string, scopes []string, o acquireOptions) (Token, error) {
 	tenant := o.tenant
 	if tenant == "" && a.multiTenant {
 		tenant = callerTenant // a multi-tenant API asks the caller's tenant
 	}
-	key := oboKey(assertion, tenant, scopesKey(scopes))
+	key := oboKey(digest, tenant, scopesKey(scopes))
 	if !o.forceRefresh && o.claims == "" && !a.naive.oboWithCache {
 		if tok, ok := a.obo.get(key, a.now()); ok {
 			return tok, nil

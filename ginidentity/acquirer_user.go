@@ -27,7 +27,7 @@ func (a *TokenAcquirer) TokenForUser(ctx context.Context, scopes []string, opts 
 		return Token{}, fmt.Errorf("ginidentity: TokenForUser(%q): ask for the scopes of a resource, such as https://graph.microsoft.com/User.Read", scopes)
 	}
 	if raw := cl.RawToken(); raw != "" {
-		return a.onBehalfOf(ctx, raw, cl.TenantID(), rs, o)
+		return a.onBehalfOf(ctx, raw, cl.rawTokenDigest(), cl.TenantID(), rs, o)
 	}
 	id := cl.HomeAccountID()
 	if id == "" {

@@ -24,6 +24,10 @@ type Claims struct {
 	scopes, roles                                        []string
 	expiresAt, notBefore, issuedAt                       time.Time
 	rawToken                                             string
+	// digest is rawToken's tokenDigest, computed on first use: the bearer middleware hands the same *Claims to
+	// every request carrying a token it has validated before, so on-behalf-of hashes each token once.
+	digestOnce sync.Once
+	digest     string
 	// homeAccountID is uid.utid when the claims carry them (a signed-in web-app user), else oid.tid.
 	homeAccountID string
 
@@ -183,6 +187,12 @@ func (c *Claims) RawToken() string {
 		return ""
 	}
 	return c.rawToken
+}
+
+// rawTokenDigest is the SHA-256 of RawToken, base64url-encoded.
+func (c *Claims) rawTokenDigest() string {
+	c.digestOnce.Do(func() { c.digest = tokenDigest(c.rawToken) })
+	return c.digest
 }
 
 // HomeAccountID is the key MSAL gives the user's account: uid.utid from the token response's client_info

@@ -29,10 +29,15 @@ func newOBOCache(max int) *oboCache {
 	return &oboCache{max: max, m: map[string]*list.Element{}}
 }
 
-// oboKey names the token for an incoming token: the token itself is never kept as a key.
-func oboKey(assertion, tenant, scopes string) string {
-	sum := sha256.Sum256([]byte(assertion))
-	return base64.RawURLEncoding.EncodeToString(sum[:]) + "|" + tenant + "|" + scopes
+// oboKey names the token for an incoming token by its digest: the token itself is never kept as a key.
+func oboKey(digest, tenant, scopes string) string {
+	return digest + "|" + tenant + "|" + scopes
+}
+
+// tokenDigest is the SHA-256 of a token, base64url-encoded.
+func tokenDigest(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 func (c *oboCache) get(key string, now time.Time) (Token, bool) {
