@@ -57,7 +57,7 @@ func printTodos(ctx context.Context, cfg *ginidentity.Config, acq *ginidentity.T
 	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("the web API refused the app: grant it the application permission ToDoList.Read.All (admin consent) on the app registration's API permissions page: %w", err)
 	case errors.As(err, &urlErr) && strings.HasPrefix(urlErr.URL, strings.TrimRight(api.BaseURL, "/")):
-		return fmt.Errorf("the web API does not answer at %s (start it: `go run ./sample/webapi`): %w", urlErr.URL, err)
+		return fmt.Errorf("the web API does not answer at %s (start it: `go run ./sample/webapi`): %w", urlErr.URL, urlErr.Err)
 	case err != nil:
 		return err
 	}
