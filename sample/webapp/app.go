@@ -26,7 +26,8 @@ const callTimeout = 30 * time.Second
 
 // appOptions are what the web app needs besides its configuration.
 type appOptions struct {
-	// HTTPClient reaches Microsoft Entra ID and Microsoft Graph (nil: Go's default client).
+	// HTTPClient reaches Microsoft Entra ID, Microsoft Graph and the web API (nil: a client with a 30 second
+	// timeout).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	// SessionKeys seal the session cookies; empty: keys generated for this process (development only).
