@@ -85,7 +85,7 @@ func printUsers(ctx context.Context, cfg *ginidentity.Config, acq *ginidentity.T
 	})
 	var odataErr *odataerrors.ODataError
 	if errors.As(err, &odataErr) && odataErr.ResponseStatusCode == http.StatusForbidden {
-		return fmt.Errorf("Microsoft Graph refused the app: grant it Microsoft Graph's application permission User.Read.All (admin consent) on the app registration's API permissions page: %w", err)
+		return fmt.Errorf("the Microsoft Graph API refused the app: grant it Microsoft Graph's application permission User.Read.All (admin consent) on the app registration's API permissions page: %w", err)
 	}
 	if err != nil {
 		return fmt.Errorf("listing the users from Microsoft Graph: %w", err)
