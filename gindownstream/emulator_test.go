@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -15,56 +14,20 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gin-identity/kit/ginidentity"
 	"github.com/gin-identity/kit/ginidentity/entratest"
+	"github.com/gin-identity/kit/internal/kittest"
+)
+
+// The helpers the downstream packages' tests share.
+var (
+	testContext   = kittest.Context
+	acquirer      = kittest.Acquirer
+	callerContext = kittest.CallerContext
 )
 
 // These tests run the real TokenAcquirer against the emulator and its Microsoft Graph.
-
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// acquirer is the TokenAcquirer of an app of the default directory.
-func acquirer(t testing.TB, e *entratest.Emulator, tenant, clientID, secret string) *ginidentity.TokenAcquirer {
-	t.Helper()
-	cfg := &ginidentity.Config{AzureAd: ginidentity.AzureAdOptions{Instance: e.Instance(), TenantID: tenant, ClientID: clientID, ClientSecret: secret}}
-	a, err := ginidentity.NewTokenAcquirer(cfg, &ginidentity.AcquirerOptions{HTTPClient: e.HTTPClient(), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-// callerContext is the context of a request to the sample web API from the user, through the sample web app,
-// as the bearer middleware leaves it: the validated claims, with the raw token for on-behalf-of.
-func callerContext(t testing.TB, e *entratest.Emulator, user string) context.Context {
-	t.Helper()
-	claims, err := e.UserTokenClaims(user, entratest.WebAppClientID, entratest.WebAPIClientID, "ToDoList.Read")
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := e.IssueToken(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := ginidentity.NewBearerAuth(ginidentity.BearerOptions{Instance: e.Instance(), TenantID: "organizations",
-		ClientID: entratest.WebAPIClientID, HTTPClient: e.HTTPClient(), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := auth.ValidateToken(testContext(t), token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ginidentity.WithClaims(testContext(t), cl)
-}
 
 // countingClient trusts the emulator and counts the requests to its Graph.
 func countingClient(e *entratest.Emulator) (*http.Client, *atomic.Int32) {

@@ -4,65 +4,29 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gin-identity/kit/ginidentity"
 	"github.com/gin-identity/kit/ginidentity/entratest"
+	"github.com/gin-identity/kit/internal/kittest"
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 )
 
+// The helpers the downstream packages' tests share.
+var (
+	testContext   = kittest.Context
+	acquirer      = kittest.Acquirer
+	callerContext = kittest.CallerContext
+)
+
 func init() { gin.SetMode(gin.TestMode) }
-
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func acquirer(t testing.TB, e *entratest.Emulator, tenant, clientID, secret string) *ginidentity.TokenAcquirer {
-	t.Helper()
-	cfg := &ginidentity.Config{AzureAd: ginidentity.AzureAdOptions{Instance: e.Instance(), TenantID: tenant, ClientID: clientID, ClientSecret: secret}}
-	a, err := ginidentity.NewTokenAcquirer(cfg, &ginidentity.AcquirerOptions{HTTPClient: e.HTTPClient(), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-// callerContext is the context of a request to the sample web API from the user, as the bearer middleware
-// leaves it: the validated claims, with the raw token for on-behalf-of.
-func callerContext(t testing.TB, e *entratest.Emulator, user string) context.Context {
-	t.Helper()
-	claims, err := e.UserTokenClaims(user, entratest.WebAppClientID, entratest.WebAPIClientID, "ToDoList.Read")
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := e.IssueToken(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := ginidentity.NewBearerAuth(ginidentity.BearerOptions{Instance: e.Instance(), TenantID: "organizations",
-		ClientID: entratest.WebAPIClientID, HTTPClient: e.HTTPClient(), Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := auth.ValidateToken(testContext(t), token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ginidentity.WithClaims(testContext(t), cl)
-}
 
 // newGraph points Graph clients at the emulator's Graph, counting the requests that reach it.
 func newGraph(t *testing.T, e *entratest.Emulator, tokens TokenAcquirer) (*Graph, *atomic.Int32) {
