@@ -229,6 +229,43 @@ func TestRemoveUserDuringARefresh(t *testing.T) {
 	}
 }
 
+// TestRemoveUserOnAnotherInstanceDuringARefresh: the same across two instances sharing a store, where the
+// signing-out instance's tombstones are not seen by the one refreshing.
+func TestRemoveUserOnAnotherInstanceDuringARefresh(t *testing.T) {
+	e := entratest.Start(t)
+	store, err := tokencache.NewMemory(tokencache.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, _ := acqWebApp(t, e, &AcquirerOptions{Store: store})
+	two, _ := acqWebApp(t, e, &AcquirerOptions{Store: store})
+	red := acqSignIn(t, e, one, entratest.Alice, apiRead)
+	ctx := acqUserContext(t, e, entratest.Alice)
+	e.SlowEndpoint(entratest.EndpointToken, 500*time.Millisecond, 0)
+	done := make(chan error, 1)
+	go func() {
+		_, err := two.TokenForUser(ctx, graphUserRead) // a refresh: no Graph token is cached yet
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := one.RemoveUser(ctx, red.HomeAccountID); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the refresh in flight on the other instance: %v", err)
+	}
+	e.ClearFaults()
+	if _, err := store.Get(ctx, red.HomeAccountID); err == nil {
+		t.Error("the other instance's refresh wrote the signed-out user's partition back")
+	}
+	var ire *InteractionRequiredError
+	for _, a := range []*TokenAcquirer{one, two} {
+		if _, err := a.TokenForUser(ctx, graphUserRead); !errors.As(err, &ire) {
+			t.Errorf("after sign-out: %v, want *InteractionRequiredError", err)
+		}
+	}
+}
+
 func acqAuthorizeURL(t *testing.T, a *TokenAcquirer, r AuthorizeRequest) *url.URL {
 	t.Helper()
 	if r.RedirectURI == "" {

@@ -40,7 +40,8 @@ type msalCache struct {
 	naive bool
 
 	mu      sync.Mutex
-	missed  bool   // Replace found no partition
+	missed  bool   // the last Replace found no partition
+	found   bool   // an earlier Replace of this call found it
 	key     string // the partition last read or written
 	data    []byte // its bytes as they are in the store
 	written bool
@@ -72,7 +73,7 @@ func (c *msalCache) Replace(ctx context.Context, u cache.Unmarshaler, hints cach
 	case err != nil:
 		return fmt.Errorf("ginidentity: read the token cache: %w", err)
 	}
-	c.missed, c.key, c.data = false, hints.PartitionKey, data
+	c.missed, c.found, c.key, c.data = false, true, hints.PartitionKey, data
 	if len(c.dropScopes) > 0 || c.shift != 0 {
 		if data, err = rewritePartition(data, partitionRewrite{shift: -c.shift, dropScopes: c.dropScopes}); err != nil {
 			return err
@@ -85,6 +86,17 @@ func (c *msalCache) Replace(ctx context.Context, u cache.Unmarshaler, hints cach
 func (c *msalCache) Export(ctx context.Context, m cache.Marshaler, hints cache.ExportHints) error {
 	if hints.PartitionKey == "" || c.a.removed.since(hints.PartitionKey, c.started) {
 		// Nothing is written under "" (MSAL's RemoveAccount), nor for a user signed out during this call.
+		return nil
+	}
+	c.mu.Lock()
+	vanished := c.found && c.missed && c.key == hints.PartitionKey
+	c.mu.Unlock()
+	if vanished {
+		// The partition was there when the call began and was gone when MSAL re-read it after the token
+		// endpoint answered (it reads before every write): the user signed out meanwhile, perhaps on another
+		// instance sharing the store, where this instance's tombstones cannot see it. Writing would bring the
+		// signed-out user's tokens back.
+		c.a.index.drop(hints.PartitionKey)
 		return nil
 	}
 	data, err := m.Marshal()
