@@ -1,6 +1,7 @@
 package ginidentity
 
 import (
+	"context"
 	"crypto/tls"
 	"maps"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/gin-contrib/sessions/redis"
 	"github.com/gin-identity/kit/ginidentity/entratest"
 	gsessions "github.com/gorilla/sessions"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // serverSessionStore is a gin-contrib/sessions store keeping sessions on the server, the cookie holding only
@@ -100,9 +102,11 @@ func TestSessionRenewedAtSignIn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := redis.SetKeyPrefix(store, "ginidentity-test-"+randomString(6)+":"); err != nil {
+		prefix := "ginidentity-test-" + randomString(6) + ":"
+		if err := redis.SetKeyPrefix(store, prefix); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { deleteRedisKeys(t, addr, prefix) })
 		testSessionRenewed(t, store, func(c *http.Cookie) bool {
 			s, err := store.New(sessionRequest(c), DefaultSessionName)
 			return err == nil && s.IsNew
@@ -303,3 +307,18 @@ func TestBehindReverseProxy(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// deleteRedisKeys removes what a test left under its prefix in the shared Redis.
+func deleteRedisKeys(t *testing.T, addr, prefix string) {
+	rc := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	iter := rc.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		rc.Del(ctx, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Logf("cleaning up Redis keys under %s: %v", prefix, err)
+	}
+}
