@@ -1,16 +1,8 @@
 package gindownstream
 
 import (
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,6 +17,7 @@ var (
 	testContext   = kittest.Context
 	acquirer      = kittest.Acquirer
 	callerContext = kittest.CallerContext
+	signIn        = kittest.SignIn
 )
 
 // These tests run the real TokenAcquirer against the emulator and its Microsoft Graph.
@@ -161,54 +154,4 @@ func TestSignedInUser(t *testing.T) {
 	if !errors.As(err, &ie) || ie.Claims != claims {
 		t.Fatalf("%v, want an InteractionRequiredError with the claims %s", err, claims)
 	}
-}
-
-var (
-	flowInput  = regexp.MustCompile(`name="flow" value="([^"]+)"`)
-	formAction = regexp.MustCompile(`<form id="(?:signin|consent)" method="post" action="([^"]+)"`)
-)
-
-// signIn signs the user in to the sample web app through the emulator's form, as a browser does, redeems the
-// code, and returns the context a signed-in request carries (the user's oid and tid, no raw token).
-func signIn(t *testing.T, e *entratest.Emulator, a *ginidentity.TokenAcquirer, user string, scopes []string) context.Context {
-	t.Helper()
-	ctx := testContext(t)
-	const redirect = "http://localhost:5000/signin-oidc"
-	verifier := rand.Text() + rand.Text()
-	sum := sha256.Sum256([]byte(verifier))
-	authURL, err := a.AuthorizeURL(ctx, ginidentity.AuthorizeRequest{RedirectURI: redirect, Scopes: scopes, State: "s",
-		CodeChallenge: base64.RawURLEncoding.EncodeToString(sum[:]), ResponseMode: "query"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jar, _ := cookiejar.New(nil)
-	browser := e.HTTPClient()
-	browser.Jar = jar
-	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := browser.Get(authURL)
-	var code string
-	for step := 0; err == nil && step < 3 && code == ""; step++ {
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if loc := resp.Header.Get("Location"); loc != "" {
-			u, _ := url.Parse(loc)
-			code = u.Query().Get("code")
-			break
-		}
-		flow, action := flowInput.FindSubmatch(body), formAction.FindSubmatch(body)
-		if flow == nil || action == nil {
-			t.Fatalf("unexpected page %d: %.300s", resp.StatusCode, body)
-		}
-		form := url.Values{"flow": {string(flow[1])}, "username": {user}, "password": {entratest.UserPassword}, "consent": {"accept"}}
-		resp, err = browser.PostForm(e.URL()+strings.ReplaceAll(string(action[1]), "&amp;", "&"), form)
-	}
-	if err != nil || code == "" {
-		t.Fatalf("no code: %v", err)
-	}
-	red, err := a.RedeemCode(ctx, ginidentity.RedeemRequest{Code: code, RedirectURI: redirect, Scopes: scopes, CodeVerifier: verifier})
-	if err != nil {
-		t.Fatal(err)
-	}
-	oid, tid, _ := strings.Cut(red.HomeAccountID, ".")
-	return ginidentity.WithClaims(ctx, ginidentity.NewClaims(map[string]any{"oid": oid, "tid": tid}, ""))
 }

@@ -188,14 +188,7 @@ func TestSessionCookie(t *testing.T) {
 		t.Fatalf("callback: %d %s", p.status, p.body)
 	}
 	line := p.rawSetCookie(DefaultSessionName)
-	for _, want := range []string{"Path=/", "Max-Age=3600", "HttpOnly", "SameSite=Lax"} {
-		if !strings.Contains(line, want) {
-			t.Errorf("session cookie %q lacks %s", line, want)
-		}
-	}
-	if strings.Contains(line, "Secure") {
-		t.Errorf("session cookie %q is Secure over http", line)
-	}
+	checkHTTPSessionCookie(t, line)
 	// Who the user is, never a token, in a cookie well under the 4 KB browsers keep.
 	if len(line) > 2600 {
 		t.Errorf("session cookie is %d bytes", len(line))
@@ -320,5 +313,19 @@ func deleteRedisKeys(t *testing.T, addr, prefix string) {
 	}
 	if err := iter.Err(); err != nil {
 		t.Logf("cleaning up Redis keys under %s: %v", prefix, err)
+	}
+}
+
+// checkHTTPSessionCookie checks the flags of a session cookie set over plain http: HttpOnly, SameSite=Lax,
+// the whole site, the session's lifetime, and not Secure (a browser would drop it on http://localhost).
+func checkHTTPSessionCookie(t *testing.T, line string) {
+	t.Helper()
+	for _, want := range []string{"Path=/", "Max-Age=3600", "HttpOnly", "SameSite=Lax"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("session cookie %q lacks %s", line, want)
+		}
+	}
+	if strings.Contains(line, "Secure") {
+		t.Errorf("session cookie %q is Secure over http", line)
 	}
 }
